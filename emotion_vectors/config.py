@@ -1,0 +1,331 @@
+"""Reading and checking the run configuration: config/config.yaml, config/models.yaml,
+emotion lists, passage templates and neutral texts.
+
+Every problem becomes one `ConfigError` that names the file, the key and what is wrong,
+so the Snakefile can print a single line and stop before any job runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+
+# Emotion names become file names and Snakemake wildcard values: lower-case words
+# separated by single spaces or hyphens ("at ease", "grief-stricken"), nothing else.
+EMOTION_NAME = re.compile(r"^[a-z]+(?:[ -][a-z]+)*$")
+# Model keys become directory names under results/.
+MODEL_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+EMOTION_SLOT = "{emotion}"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, located by file and key."""
+
+    def __init__(self, file: str | Path, key: str, problem: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{self.file}: {key}: {problem}" if key else f"{self.file}: {problem}")
+
+
+def emotion_slug(emotion: str) -> str:
+    """File-name form of an emotion: spaces become underscores ("at ease" -> "at_ease")."""
+    return emotion.replace(" ", "_")
+
+
+def emotion_from_slug(slug: str) -> str:
+    return slug.replace("_", " ")
+
+
+def resolve_path(path: str | Path, workdir: Path | None = None) -> Path:
+    """A config path: absolute, else relative to the working directory if it exists there,
+    else relative to the repository root (so the shipped defaults work from any --directory)."""
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p
+    base = Path.cwd() if workdir is None else Path(workdir)
+    if (base / p).exists():
+        return base / p
+    return REPO_ROOT / p
+
+
+def read_yaml(path: Path, label: str | None = None) -> Any:
+    label = label or str(path)
+    if not path.exists():
+        raise ConfigError(label, "", "file not found")
+    try:
+        with path.open() as fh:
+            return yaml.safe_load(fh)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(label, "", f"malformed YAML at {where}: {problem}") from None
+
+
+def _json_path(error: Any) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate_schema(data: Any, schema_name: str, label: str) -> dict:
+    """Validate `data` against workflow/schemas/<schema_name> with snakemake.utils.validate
+    (which also fills in the schema's defaults) and turn its error into a ConfigError."""
+    import jsonschema
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(label, "(top level)", "must be a mapping of keys to values")
+    try:
+        validate(data, str(SCHEMA_DIR / schema_name))
+    except WorkflowError as err:
+        cause = next((a for a in err.args if isinstance(a, jsonschema.ValidationError)), None)
+        if cause is None:
+            raise ConfigError(label, "", str(err).splitlines()[0]) from None
+        # For a oneOf/anyOf the most specific sub-error says more than "is not valid".
+        best = jsonschema.exceptions.best_match([cause, *cause.context]) if cause.context else cause
+        raise ConfigError(label, _json_path(best), best.message) from None
+    return data
+
+
+# ---------------------------------------------------------------- emotion lists
+
+
+def check_emotions(emotions: list[Any], label: str, key: str = "emotions") -> list[str]:
+    if not emotions:
+        raise ConfigError(label, key, "the emotion list is empty")
+    seen: set[str] = set()
+    for i, name in enumerate(emotions):
+        if not isinstance(name, str) or not EMOTION_NAME.match(name):
+            raise ConfigError(
+                label,
+                f"{key}[{i}]",
+                f"{name!r} is not a valid emotion name (lower-case words separated by one "
+                "space or hyphen; no path separators, wildcards or shell characters)",
+            )
+        slug = emotion_slug(name)
+        if slug in seen:
+            raise ConfigError(label, f"{key}[{i}]", f"duplicate emotion {name!r}")
+        seen.add(slug)
+    return list(emotions)
+
+
+def read_emotion_list(path: Path) -> list[str]:
+    """One emotion per line; blank lines and lines starting with # are ignored."""
+    if not path.exists():
+        raise ConfigError(path, "", "emotion list not found")
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            names.append(line)
+    return check_emotions(names, str(path), key="line")
+
+
+# ---------------------------------------------------------------- passages
+
+
+def read_templates(path: Path) -> list[dict[str, str]]:
+    data = read_yaml(path)
+    templates = data.get("templates") if isinstance(data, dict) else None
+    if not isinstance(templates, list) or not templates:
+        raise ConfigError(path, "templates", "must be a non-empty list of {id, text}")
+    ids: set[str] = set()
+    out = []
+    for i, t in enumerate(templates):
+        key = f"templates[{i}]"
+        if not isinstance(t, dict) or not isinstance(t.get("text"), str):
+            raise ConfigError(path, key, "each template needs a text")
+        tid = str(t.get("id", f"t{i + 1:02d}"))
+        if tid in ids:
+            raise ConfigError(path, f"{key}.id", f"duplicate template id {tid!r}")
+        ids.add(tid)
+        text = t["text"].strip()
+        if text.count(EMOTION_SLOT) != 1:
+            raise ConfigError(
+                path, f"{key}.text", f"must contain the slot {EMOTION_SLOT} exactly once"
+            )
+        if "{" in text.replace(EMOTION_SLOT, "") or "}" in text.replace(EMOTION_SLOT, ""):
+            raise ConfigError(path, f"{key}.text", "has a brace other than the {emotion} slot")
+        out.append({"id": tid, "text": text, "person": str(t.get("person", ""))})
+    return out
+
+
+def read_neutral(path: Path) -> list[str]:
+    """One neutral passage per line."""
+    if not path.exists():
+        raise ConfigError(path, "", "neutral passages not found")
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+# ---------------------------------------------------------------- models
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of config/models.yaml."""
+
+    key: str
+    source: str
+    num_layers: int
+    hidden_size: int | None = None
+    gguf_file: str | None = None
+    revision: str | None = None
+    chat: bool = False
+    dtype: str = "auto"
+    device: str = "auto"
+    analysis_layer: int | None = None
+    trust_remote_code: bool = False
+    install: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.split(":", 1)[0]
+
+    @property
+    def source_target(self) -> str:
+        return self.source.split(":", 1)[1]
+
+    @property
+    def layer_for_analysis(self) -> int:
+        """The configured analysis layer, else about two thirds of the depth (as in the paper)."""
+        if self.analysis_layer is not None:
+            return self.analysis_layer
+        return max(1, round(2 * self.num_layers / 3))
+
+    def fingerprint(self) -> dict:
+        """What determines this model's activations (the device does not, up to float noise)."""
+        return {
+            "source": self.source,
+            "gguf_file": self.gguf_file,
+            "revision": self.revision,
+            "dtype": self.dtype,
+        }
+
+
+def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
+    data = validate_schema(data, "models.schema.yaml", label)
+    models = data["models"]
+    specs = {}
+    for key, entry in models.items():
+        if not MODEL_KEY.match(key):
+            raise ConfigError(
+                label, f"models.{key}", "model keys are lower-case letters, digits, '.', '_', '-'"
+            )
+        n = entry["num_layers"]
+        layer = entry.get("analysis_layer")
+        if layer is not None and not 1 <= layer <= n:
+            raise ConfigError(
+                label,
+                f"models.{key}.analysis_layer",
+                f"layer {layer} is outside the model's range 1..{n}",
+            )
+        known = {f for f in ModelSpec.__dataclass_fields__ if f not in ("key", "extra")}
+        specs[key] = ModelSpec(
+            key=key,
+            **{k: v for k, v in entry.items() if k in known},
+            extra={k: v for k, v in entry.items() if k not in known},
+        )
+    return specs
+
+
+def read_models(path: Path) -> dict[str, ModelSpec]:
+    return parse_models(read_yaml(path), str(path))
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything the workflow needs, checked."""
+
+    models: dict[str, ModelSpec]
+    emotions: list[str]
+    templates: list[dict[str, str]]
+    neutral: list[str]
+    layers: dict[str, list[int]]
+    settings: dict
+
+    @property
+    def slugs(self) -> list[str]:
+        return [emotion_slug(e) for e in self.emotions]
+
+
+def load_run_config(
+    config: dict, label: str = "config/config.yaml", workdir: Path | None = None
+) -> RunConfig:
+    """Validate a Snakemake config dict (filled with schema defaults in place) and
+    read everything it points to."""
+    validate_schema(config, "config.schema.yaml", label)
+
+    models_path = resolve_path(config["models_file"], workdir)
+    all_models = read_models(models_path)
+    for i, key in enumerate(config["models"]):
+        if key not in all_models:
+            known = ", ".join(sorted(all_models))
+            raise ConfigError(
+                label, f"models[{i}]", f"unknown model {key!r}; {models_path} declares: {known}"
+            )
+    if len(set(config["models"])) != len(config["models"]):
+        raise ConfigError(label, "models", "a model is listed twice")
+    models = {k: all_models[k] for k in config["models"]}
+
+    if isinstance(config["emotions"], list):
+        emotions = check_emotions(config["emotions"], label)
+    else:
+        emotions = read_emotion_list(resolve_path(config["emotions"], workdir))
+
+    corpus = config["corpus"]
+    templates_path = resolve_path(corpus["templates"], workdir)
+    templates = read_templates(templates_path)
+    neutral_path = resolve_path(corpus["neutral"], workdir)
+    neutral = read_neutral(neutral_path)
+    # The denoising PCA needs more neutral passages than it removes components,
+    # and a handful is too few to estimate a variance spectrum at all.
+    if len(neutral) < 10:
+        raise ConfigError(
+            neutral_path,
+            "",
+            f"only {len(neutral)} neutral passages; the denoising PCA needs at least 10",
+        )
+
+    layers: dict[str, list[int]] = {}
+    for key, spec in models.items():
+        if config["layers"] == "all":
+            chosen = list(range(1, spec.num_layers + 1))
+        else:
+            for i, layer in enumerate(config["layers"]):
+                if not 1 <= layer <= spec.num_layers:
+                    raise ConfigError(
+                        label,
+                        f"layers[{i}]",
+                        f"layer {layer} is outside the range 1..{spec.num_layers} of model {key!r}",
+                    )
+            chosen = sorted(set(config["layers"]) | {spec.layer_for_analysis})
+        layers[key] = chosen
+
+    return RunConfig(
+        models=models,
+        emotions=emotions,
+        templates=templates,
+        neutral=neutral,
+        layers=layers,
+        settings={
+            "corpus": {"templates": str(templates_path), "neutral": str(neutral_path)},
+            "extraction": dict(config["extraction"]),
+            "vectors": dict(config["vectors"]),
+        },
+    )

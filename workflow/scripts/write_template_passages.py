@@ -1,0 +1,6 @@
+from emotion_vectors.jobs import logging_to, write_template_passages
+
+with logging_to(snakemake.log[0]):
+    write_template_passages(
+        snakemake.input.templates, snakemake.params.emotions, list(snakemake.output)
+    )
