@@ -35,17 +35,28 @@ def load_vectors(
     """Emotion vectors of one layer: index = emotion names, one float32 column per hidden
     dimension (d0, d1, ...). `layer=None` means the model's analysis layer.
     `df.attrs` holds layer, model, corpus and whether the vectors are denoised."""
-    meta = json.loads(_require(paths.vector_meta_file(results, model, corpus), "vectors").read_text())
+    meta = json.loads(
+        _require(paths.vector_meta_file(results, model, corpus), "vectors").read_text()
+    )
     if layer is None:
         layer = meta["analysis_layer"]
     if layer not in meta["layers"]:
-        raise ValueError(f"layer {layer} of {model!r} was not computed; available: {meta['layers']}")
+        raise ValueError(
+            f"layer {layer} of {model!r} was not computed; available: {meta['layers']}"
+        )
     path = _require(paths.vector_file(results, model, layer, corpus), f"layer {layer} vectors")
     emotions, matrix = read_vector_matrix(path, denoised=denoised)
-    df = pd.DataFrame(matrix, index=pd.Index(emotions, name="emotion"), columns=_dim_columns(matrix.shape[1]))
+    df = pd.DataFrame(
+        matrix, index=pd.Index(emotions, name="emotion"), columns=_dim_columns(matrix.shape[1])
+    )
     df.attrs.update(
-        {"layer": layer, "model": model, "corpus": corpus, "denoised": denoised,
-         "analysis_layer": meta["analysis_layer"]}
+        {
+            "layer": layer,
+            "model": model,
+            "corpus": corpus,
+            "denoised": denoised,
+            "analysis_layer": meta["analysis_layer"],
+        }
     )
     return df
 
@@ -60,11 +71,26 @@ def load_activations(
 ) -> pd.DataFrame:
     """Pooled activations of one emotion's passages at one layer: index = passage id,
     one float32 column per hidden dimension."""
-    path = _require(paths.activation_file(results, model, emotion, corpus), f"activations of {emotion!r}")
+    path = _require(
+        paths.activation_file(results, model, emotion, corpus), f"activations of {emotion!r}"
+    )
     ids, matrix = read_activation_matrix(path, layer)
-    df = pd.DataFrame(matrix, index=pd.Index(ids, name="passage_id"), columns=_dim_columns(matrix.shape[1]))
-    df.attrs.update({"layer": layer, "model": model, "emotion": emotion, "corpus": corpus,
-                     **{k: v for k, v in read_metadata(path).items() if k in ("dtype", "device", "pool_start")}})
+    df = pd.DataFrame(
+        matrix, index=pd.Index(ids, name="passage_id"), columns=_dim_columns(matrix.shape[1])
+    )
+    df.attrs.update(
+        {
+            "layer": layer,
+            "model": model,
+            "emotion": emotion,
+            "corpus": corpus,
+            **{
+                k: v
+                for k, v in read_metadata(path).items()
+                if k in ("dtype", "device", "pool_start")
+            },
+        }
+    )
     return df
 
 
@@ -77,7 +103,9 @@ def load_passages(
     """Passages of one emotion (or of all emotions written so far) with at least the
     columns emotion, passage_id, text."""
     if emotion is not None:
-        return pq.read_table(_require(paths.corpus_file(results, emotion, corpus), "passages")).to_pandas()
+        return pq.read_table(
+            _require(paths.corpus_file(results, emotion, corpus), "passages")
+        ).to_pandas()
     folder = Path(results) / "corpus" / corpus
     files = sorted(folder.glob("*.parquet"))
     if not files:

@@ -89,7 +89,10 @@ def validate_schema(data: Any, schema_name: str, label: str) -> dict:
     try:
         validate(data, str(SCHEMA_DIR / schema_name))
     except WorkflowError as err:
-        cause = next((a for a in err.args if isinstance(a, jsonschema.ValidationError)), None)
+        # snakemake wraps the jsonschema error, which stays reachable as the context.
+        cause = err.__cause__ or err.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            cause = None
         if cause is None:
             raise ConfigError(label, "", str(err).splitlines()[0]) from None
         # For a oneOf/anyOf the most specific sub-error says more than "is not valid".

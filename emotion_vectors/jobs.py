@@ -66,7 +66,9 @@ def logging_to(path: str | Path | None) -> Iterator[None]:
 # ---------------------------------------------------------------- corpus
 
 
-def write_template_passages(templates_path: str, emotions: Sequence[str], outputs: Sequence[str]) -> None:
+def write_template_passages(
+    templates_path: str, emotions: Sequence[str], outputs: Sequence[str]
+) -> None:
     templates = read_templates(Path(templates_path))
     for emotion, out in zip(emotions, outputs, strict=True):
         df = corpus_mod.template_passages(emotion, templates)
@@ -124,7 +126,7 @@ def extract_activations(
     groups.append(("(neutral)", pq.read_table(neutral_file), neutral_output))
 
     todo, keys = [], []
-    for name, table, out in groups:
+    for name, table, _out in groups:
         ids = table.column("passage_id").to_pylist()
         texts = table.column("text").to_pylist()
         key = cache_key(list(zip(ids, texts, strict=True)), fingerprint)
@@ -148,7 +150,11 @@ def extract_activations(
     stats["seconds"] = round(time.perf_counter() - started, 3)
     log.info(
         "%s: %d of %d groups computed (%d passages, %d tokens), the rest from the cache",
-        spec.key, len(todo), len(groups), stats["passages_forwarded"], stats["tokens_forwarded"],
+        spec.key,
+        len(todo),
+        len(groups),
+        stats["passages_forwarded"],
+        stats["tokens_forwarded"],
     )
     write_json_atomic(stats, report)
     return stats
@@ -178,8 +184,9 @@ def _compute_groups(spec, layers, extraction, todo, cache_dir, fingerprint, stat
         pass
     total = sum(len(ids) for _, ids, _, _ in todo)
     t1 = time.perf_counter()
-    with tqdm(total=total, desc=f"{spec.key} passages", unit="passage", mininterval=2,
-              file=sys.stderr) as bar:
+    with tqdm(
+        total=total, desc=f"{spec.key} passages", unit="passage", mininterval=2, file=sys.stderr
+    ) as bar:
 
         def on_batch(n_passages: int, n_tokens: int) -> None:
             bar.update(n_passages)

@@ -144,8 +144,14 @@ def _conversion_dir(spec: ModelSpec, gguf_path: Path, dtype: str) -> Path:
 
     stat = gguf_path.stat()
     key = json.dumps(
-        [str(gguf_path.resolve()), stat.st_size, stat.st_mtime_ns, dtype,
-         transformers.__version__, CONVERSION_FORMAT]
+        [
+            str(gguf_path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+            dtype,
+            transformers.__version__,
+            CONVERSION_FORMAT,
+        ]
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_root() / "converted" / f"{spec.key}-{digest}"
@@ -183,7 +189,6 @@ def _hub_error(spec: ModelSpec, err: Exception) -> ModelUnavailable:
 def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load a model and its tokenizer for inference, with no network access needed for
     package and path sources. Raises ModelUnavailable with instructions when it cannot."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(device or spec.device)
@@ -228,7 +233,9 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
 
     model.to(device)
     model.eval()
-    cfg = model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    cfg = (
+        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
+    )
     n_layers, width = cfg.num_hidden_layers, cfg.hidden_size
     if n_layers != spec.num_layers:
         raise ModelUnavailable(

@@ -15,13 +15,15 @@ rule extract_activations:
         ],
         neutral=str(paths.neutral_activation_file(RESULTS, "{model}", "{corpus}")),
         report=f"{RESULTS}/{{model}}/{{corpus}}/extraction.json",
+    log:
+        f"{RESULTS}/logs/{{model}}/{{corpus}}/extract_activations.log",
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],
         extraction=RUN.settings["extraction"],
         cache=lambda w: str(paths.cache_dir(RESULTS, w.model)),
-    log:
-        f"{RESULTS}/logs/{{model}}/{{corpus}}/extract_activations.log",
-    threads: workflow.cores
     script:
         "../scripts/extract_activations.py"

@@ -1,16 +1,24 @@
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-# The package lives beside this workflow; make it importable even where it was not
-# pip-installed (e.g. a conda environment built from environment.yml alone).
-sys.path.insert(0, str(Path(workflow.basedir)))
+# The emotion_vectors package lives beside this workflow. Make it importable here and in
+# every job (jobs inherit the environment), even where it was not pip-installed, e.g. in
+# a conda environment built from environment.yml alone.
+sys.path.insert(0, workflow.basedir)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+)
 
 from emotion_vectors import paths
 from emotion_vectors.config import ConfigError, load_run_config
 
+# Name the config file(s) the values came from: the default, or those of --configfile.
+CONFIG_LABEL = " + ".join(str(f) for f in workflow.configfiles) or "config"
+
 try:
-    RUN = load_run_config(config)
+    RUN = load_run_config(config, label=CONFIG_LABEL)
 except ConfigError as err:
     # One line that names the file, the key and the problem; no traceback, no job run.
     sys.exit(f"emotion-vectors: configuration error: {err}")
@@ -44,7 +52,9 @@ def activation_files(model, corpus):
 
 
 def vector_files(model, corpus):
-    return [paths.vector_file(RESULTS, model, layer, corpus) for layer in RUN.layers[model]]
+    return [
+        paths.vector_file(RESULTS, model, layer, corpus) for layer in RUN.layers[model]
+    ]
 
 
 def all_targets():

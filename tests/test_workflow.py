@@ -1,0 +1,138 @@
+"""The real workflow on the real embedded model, in a temporary directory."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from emotion_vectors import load_activations, load_passages, load_vectors
+from emotion_vectors.vectors import neutral_subspace
+
+from .conftest import MODEL, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+LAYERS = [5, 20]
+
+
+def _config(workdir, emotions):
+    path = workdir / "test-config.yaml"
+    path.write_text(yaml.safe_dump({"emotions": emotions, "layers": LAYERS}))
+    return str(path)
+
+
+def _extraction(workdir):
+    return json.loads((workdir / "results" / MODEL / "templates" / "extraction.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def incremental(tmp_path_factory):
+    """Run three emotions, run again, then add a fourth emotion and run once more."""
+    work = tmp_path_factory.mktemp("incremental")
+    first = run_snakemake(work, "--configfile", _config(work, ["happy", "sad", "calm"]))
+    snapshot = {
+        p.name: p.read_bytes()
+        for p in (work / "results" / MODEL / "templates" / "activations").glob("*.parquet")
+    }
+    report_first = _extraction(work)
+    again = run_snakemake(work, "--configfile", _config(work, ["happy", "sad", "calm"]))
+    cfg = _config(work, ["happy", "sad", "calm", "at ease"])
+    added = run_snakemake(work, "--configfile", cfg)
+    return {
+        "work": work,
+        "first": first,
+        "again": again,
+        "added": added,
+        "snapshot": snapshot,
+        "report_first": report_first,
+    }
+
+
+def test_first_run_computes_every_emotion_and_the_neutral_set(incremental):
+    report = incremental["report_first"]
+    assert sorted(report["computed"]) == ["(neutral)", "calm", "happy", "sad"]
+    assert report["passages_forwarded"] == 3 * 12 + 64
+
+
+def test_outputs_load_through_the_public_api(incremental):
+    results = incremental["work"] / "results"
+    vectors = load_vectors(MODEL, results=results)
+    assert vectors.attrs["layer"] == 20
+    assert list(vectors.index) == ["happy", "sad", "calm", "at ease"]
+    assert vectors.shape == (4, 576)
+    assert (vectors.dtypes == np.float32).all()
+    raw = load_vectors(MODEL, 5, results=results, denoised=False)
+    # Raw vectors are each emotion's mean minus the mean over emotions: they sum to zero.
+    np.testing.assert_allclose(raw.to_numpy().sum(axis=0), 0, atol=1e-4)
+
+    acts = {e: load_activations(MODEL, e, 5, results=results).to_numpy() for e in vectors.index}
+    assert acts["at ease"].shape == (12, 576)
+    means = np.stack([a.astype(np.float64).mean(axis=0) for a in acts.values()])
+    np.testing.assert_allclose(raw.to_numpy(), means - means.mean(axis=0), atol=1e-4)
+
+    # The denoised vectors have no component left in the neutral subspace.
+    neutral = (
+        pq.read_table(
+            results / MODEL / "templates" / "neutral_activations.parquet", columns=["layer_5"]
+        )
+        .column("layer_5")
+        .combine_chunks()
+    )
+    neutral = neutral.flatten().to_numpy().reshape(-1, 576)
+    sub = neutral_subspace(neutral, 0.5)
+    den = load_vectors(MODEL, 5, results=results).to_numpy().astype(np.float64)
+    assert np.abs(den @ sub.components.T).max() < 1e-3 * np.abs(raw.to_numpy()).max()
+
+    passages = load_passages(results=results)
+    assert {"emotion", "passage_id", "text"} <= set(passages.columns)
+    assert len(passages) == 4 * 12
+    assert all(
+        "felt at ease" in t or "feeling at ease" in t or "feel at ease" in t
+        for t in load_passages("at ease", results=results)["text"]
+    )
+
+
+def test_second_run_does_nothing(incremental):
+    out = incremental["again"].stdout + incremental["again"].stderr
+    assert "Nothing to be done" in out
+
+
+def test_adding_an_emotion_computes_only_that_emotion(incremental):
+    report = _extraction(incremental["work"])
+    assert report["computed"] == ["at ease"]
+    assert report["passages_forwarded"] == 12
+    folder = incremental["work"] / "results" / MODEL / "templates" / "activations"
+    for name, data in incremental["snapshot"].items():
+        assert (folder / name).read_bytes() == data
+
+
+def test_incremental_run_equals_a_clean_run(incremental, tmp_path):
+    run_snakemake(tmp_path, "--configfile", _config(tmp_path, ["happy", "sad", "calm", "at ease"]))
+    for layer in LAYERS:
+        for denoised in (True, False):
+            a = load_vectors(
+                MODEL, layer, results=incremental["work"] / "results", denoised=denoised
+            )
+            b = load_vectors(MODEL, layer, results=tmp_path / "results", denoised=denoised)
+            assert a.equals(b), (layer, denoised)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("emotions: [happy, happy]\n", "emotions[1]: duplicate emotion 'happy'"),
+        ("layers: [99]\n", "layers[0]: layer 99 is outside the range 1..30"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, config, message):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(config)
+    proc = run_snakemake(tmp_path, "--configfile", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists()
