@@ -12,6 +12,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/corpus.smk"
 include: "workflow/rules/activations.smk"
 include: "workflow/rules/vectors.smk"
+include: "workflow/rules/geometry.smk"
+include: "workflow/rules/lens.smk"
+include: "workflow/rules/steering.smk"
 
 
 rule all:

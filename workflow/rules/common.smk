@@ -57,10 +57,17 @@ def vector_files(model, corpus):
     ]
 
 
+# Each analysis rule file registers a function (model, corpus) -> [paths] here, so the
+# default target grows with the analyses without this file knowing them.
+ANALYSIS_TARGETS = []
+
+
 def all_targets():
     targets = []
     for model in RUN.models:
         for corpus in CORPORA:
             targets += vector_files(model, corpus)
             targets.append(paths.vector_meta_file(RESULTS, model, corpus))
+            for targets_of in ANALYSIS_TARGETS:
+                targets += targets_of(model, corpus)
     return targets

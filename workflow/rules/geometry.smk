@@ -1,0 +1,1 @@
+# geometry analyses (per model and corpus, downstream of the cached vectors).

@@ -1,0 +1,1 @@
+# lens analyses (per model and corpus, downstream of the cached vectors).

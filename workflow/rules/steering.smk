@@ -1,0 +1,1 @@
+# steering analyses (per model and corpus, downstream of the cached vectors).
