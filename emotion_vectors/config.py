@@ -330,5 +330,8 @@ def load_run_config(
             "corpus": {"templates": str(templates_path), "neutral": str(neutral_path)},
             "extraction": dict(config["extraction"]),
             "vectors": dict(config["vectors"]),
+            "geometry": dict(config["geometry"]),
+            "lens": dict(config["lens"]),
+            "steering": dict(config["steering"]),
         },
     )
