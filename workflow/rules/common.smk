@@ -7,8 +7,10 @@ from pathlib import Path
 # every job (jobs inherit the environment), even where it was not pip-installed, e.g. in
 # a conda environment built from environment.yml alone.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
+    )
 )
 
 from emotion_vectors import paths
