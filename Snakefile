@@ -1,11 +1,22 @@
 # emotion-vectors: emotion directions in the residual stream of open language models.
 # Run `snakemake --cores 1`; configure in config/config.yaml and config/models.yaml.
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The working directory's config/config.yaml if it has one (a deployed copy), else this
+# repository's, so `snakemake --directory elsewhere` runs the shipped defaults.
+DEFAULT_CONFIG = (
+    "config/config.yaml"
+    if Path("config/config.yaml").exists()
+    else f"{workflow.basedir}/config/config.yaml"
+)
+
+
+configfile: DEFAULT_CONFIG
 
 
 report: "workflow/report/workflow.rst"

@@ -95,9 +95,13 @@ def validate_schema(data: Any, schema_name: str, label: str) -> dict:
             cause = None
         if cause is None:
             raise ConfigError(label, "", str(err).splitlines()[0]) from None
-        # For a oneOf/anyOf the most specific sub-error says more than "is not valid".
-        best = jsonschema.exceptions.best_match([cause, *cause.context]) if cause.context else cause
-        raise ConfigError(label, _json_path(best), best.message) from None
+        if cause.validator in ("oneOf", "anyOf"):
+            # The sub-errors of each alternative mislead ("'all' was expected"); say what
+            # the key accepts instead.
+            accepts = cause.schema.get("description", "").strip() or "see the schema"
+            problem = f"{cause.instance!r} is not accepted here; expected: {accepts}"
+            raise ConfigError(label, _json_path(cause), problem) from None
+        raise ConfigError(label, _json_path(cause), cause.message) from None
     return data
 
 
@@ -272,6 +276,10 @@ def load_run_config(
 ) -> RunConfig:
     """Validate a Snakemake config dict (filled with schema defaults in place) and
     read everything it points to."""
+    # `--config layers=[5,20]` arrives as strings; accept them as layer numbers.
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if isinstance(layers, list) and all(isinstance(x, str) and x.isdigit() for x in layers):
+        config["layers"] = [int(x) for x in layers]
     validate_schema(config, "config.schema.yaml", label)
 
     models_path = resolve_path(config["models_file"], workdir)

@@ -18,7 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import corpus as corpus_mod
-from .config import ModelSpec, emotion_from_slug, read_neutral, read_templates
+from .config import ConfigError, ModelSpec, emotion_from_slug, read_neutral, read_templates
+from .models import ModelUnavailable
 from .store import (
     activation_table,
     link_or_copy,
@@ -53,10 +54,13 @@ def logging_to(path: str | Path | None) -> Iterator[None]:
         root.setLevel(logging.INFO)
         try:
             yield
-        except BaseException:
+        except BaseException as err:
             import traceback
 
             traceback.print_exc(file=fh)
+            if isinstance(err, (ModelUnavailable, ConfigError)):
+                # The one line a user needs, on the terminal, not only in the log file.
+                print(f"emotion-vectors: {err}", file=old)
             raise
         finally:
             root.removeHandler(handler)

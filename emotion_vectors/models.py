@@ -186,6 +186,27 @@ def _hub_error(spec: ModelSpec, err: Exception) -> ModelUnavailable:
     )
 
 
+def _load_pretrained(where: WeightsLocation, kwargs: dict, dtype: Any) -> tuple[Any, Any]:
+    """From a local folder, or a hub id: the local Hugging Face cache first (instant, no
+    network), then the hub itself unless HF_HUB_OFFLINE is set."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    attempts = [True] if not where.is_hub or os.environ.get("HF_HUB_OFFLINE") else [True, False]
+    for i, local_only in enumerate(attempts):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(
+                where.folder, local_files_only=local_only, **kwargs
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                where.folder, dtype=dtype, local_files_only=local_only, **kwargs
+            )
+            return tokenizer, model
+        except OSError:
+            if i == len(attempts) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load a model and its tokenizer for inference, with no network access needed for
     package and path sources. Raises ModelUnavailable with instructions when it cannot."""
@@ -220,10 +241,7 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
             kwargs = dict(common)
             if where.gguf_file:
                 kwargs["gguf_file"] = where.gguf_file
-            tokenizer = AutoTokenizer.from_pretrained(where.folder, **kwargs)
-            model = AutoModelForCausalLM.from_pretrained(
-                where.folder, dtype=torch_dtype(dtype), **kwargs
-            )
+            tokenizer, model = _load_pretrained(where, kwargs, torch_dtype(dtype))
     except ModelUnavailable:
         raise
     except (OSError, ValueError) as err:
