@@ -1,11 +1,16 @@
 # emotion-vectors: emotion directions in the residual stream of open language models.
 # Run `snakemake --cores 1`; configure in config/config.yaml and config/models.yaml.
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+# The emotion_vectors package lives beside this file; importable even where it was not
+# pip-installed (e.g. a conda environment built from environment.yml alone).
+sys.path.insert(0, workflow.basedir)
+from emotion_vectors.config import ConfigError, read_yaml
 
 # The working directory's config/config.yaml if it has one (a deployed copy), else this
 # repository's, so `snakemake --directory elsewhere` runs the shipped defaults.
@@ -14,6 +19,12 @@ DEFAULT_CONFIG = (
     if Path("config/config.yaml").exists()
     else f"{workflow.basedir}/config/config.yaml"
 )
+
+try:
+    # Snakemake's own YAML error does not name the file; check the file first.
+    read_yaml(Path(DEFAULT_CONFIG))
+except ConfigError as err:
+    sys.exit(f"emotion-vectors: configuration error: {err}")
 
 
 configfile: DEFAULT_CONFIG

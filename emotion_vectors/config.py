@@ -239,6 +239,12 @@ def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
                 f"models.{key}.analysis_layer",
                 f"layer {layer} is outside the model's range 1..{n}",
             )
+        if entry.get("device") == "cpu" and entry.get("dtype") in ("float16", "bfloat16"):
+            raise ConfigError(
+                label,
+                f"models.{key}.dtype",
+                f"{entry['dtype']} on the cpu is slow and inexact in PyTorch; use float32 or auto",
+            )
         known = {f for f in ModelSpec.__dataclass_fields__ if f not in ("key", "extra")}
         specs[key] = ModelSpec(
             key=key,

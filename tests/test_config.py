@@ -6,8 +6,16 @@ import copy
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from emotion_vectors.config import ConfigError, load_run_config, read_models
+from emotion_vectors.config import (
+    ConfigError,
+    emotion_from_slug,
+    emotion_slug,
+    load_run_config,
+    read_models,
+)
 
 from .conftest import ROOT
 
@@ -141,4 +149,42 @@ def test_unknown_device(tmp_path):
         "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n    device: tpu\n",
     )
     with pytest.raises(ConfigError, match=r"models\.tiny\.device: 'tpu' is not one of"):
+        load_run_config({"models_file": path, "models": ["tiny"]})
+
+
+# ---------------------------------------------------------------- properties
+
+word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+valid_name = st.builds(
+    lambda words, seps: "".join(w + s for w, s in zip(words, seps, strict=False)) + words[-1],
+    st.lists(word, min_size=2, max_size=3),
+    st.lists(st.sampled_from([" ", "-"]), min_size=1, max_size=2),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(word, valid_name), min_size=1, max_size=12, unique_by=emotion_slug))
+def test_any_list_of_valid_distinct_names_loads_unchanged(names):
+    run = load_run_config({"emotions": list(names), "layers": [20]})
+    assert run.emotions == names
+    assert len(set(run.slugs)) == len(names)
+    assert all(emotion_from_slug(s) == n for s, n in zip(run.slugs, names, strict=True))
+
+
+@settings(max_examples=80, deadline=None)
+@given(word, st.sampled_from(list("/\\*?{}[]$;|&`'\"<>()!~%#\t\n.,:=_0123456789ABC")), word)
+def test_names_with_unsafe_characters_are_refused(before, bad, after):
+    with pytest.raises(ConfigError) as info:
+        load_run_config({"emotions": ["calm", before + bad + after]})
+    assert info.value.key == "emotions[1]"
+
+
+def test_cpu_half_precision_is_refused_before_any_job(tmp_path):
+    path = _write(
+        tmp_path,
+        "m.yaml",
+        "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n"
+        "    device: cpu\n    dtype: bfloat16\n",
+    )
+    with pytest.raises(ConfigError, match=r"models\.tiny\.dtype: bfloat16 on the cpu"):
         load_run_config({"models_file": path, "models": ["tiny"]})

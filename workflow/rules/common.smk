@@ -3,10 +3,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-# The emotion_vectors package lives beside this workflow. Make it importable here and in
-# every job (jobs inherit the environment), even where it was not pip-installed, e.g. in
-# a conda environment built from environment.yml alone.
-sys.path.insert(0, workflow.basedir)
+# Jobs inherit the environment: make the package beside this workflow importable in them
+# too (the Snakefile already put it on this process's sys.path).
 os.environ.update(
     PYTHONPATH=os.pathsep.join(
         p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
