@@ -108,21 +108,25 @@ def validate_schema(data: Any, schema_name: str, label: str) -> dict:
 # ---------------------------------------------------------------- emotion lists
 
 
-def check_emotions(emotions: list[Any], label: str, key: str = "emotions") -> list[str]:
+def check_emotions(
+    emotions: list[Any], label: str, key: str = "emotions", where: list[str] | None = None
+) -> list[str]:
+    """`where[i]` names entry i in messages (default: key[i])."""
     if not emotions:
         raise ConfigError(label, key, "the emotion list is empty")
     seen: set[str] = set()
     for i, name in enumerate(emotions):
+        at = where[i] if where else f"{key}[{i}]"
         if not isinstance(name, str) or not EMOTION_NAME.match(name):
             raise ConfigError(
                 label,
-                f"{key}[{i}]",
+                at,
                 f"{name!r} is not a valid emotion name (lower-case words separated by one "
                 "space or hyphen; no path separators, wildcards or shell characters)",
             )
         slug = emotion_slug(name)
         if slug in seen:
-            raise ConfigError(label, f"{key}[{i}]", f"duplicate emotion {name!r}")
+            raise ConfigError(label, at, f"duplicate emotion {name!r}")
         seen.add(slug)
     return list(emotions)
 
@@ -131,12 +135,13 @@ def read_emotion_list(path: Path) -> list[str]:
     """One emotion per line; blank lines and lines starting with # are ignored."""
     if not path.exists():
         raise ConfigError(path, "", "emotion list not found")
-    names = []
-    for line in path.read_text().splitlines():
+    names, where = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()
         if line and not line.startswith("#"):
             names.append(line)
-    return check_emotions(names, str(path), key="line")
+            where.append(f"line {number}")
+    return check_emotions(names, str(path), key="(file)", where=where)
 
 
 # ---------------------------------------------------------------- passages

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +17,7 @@ from emotion_vectors.config import (
     read_models,
 )
 
+from .bad_inputs import CASES, DOC, materialise, message, table_cell
 from .conftest import ROOT
 
 
@@ -71,85 +72,30 @@ def test_every_declared_model_is_complete():
         assert spec.trust_remote_code is False
 
 
-BAD_CONFIGS = [
-    ({"emotions": []}, "emotions", "empty"),
-    ({"emotions": ["happy", "happy"]}, "emotions[1]", "duplicate"),
-    ({"emotions": ["happy", "../etc"]}, "emotions[1]", "not a valid emotion name"),
-    ({"emotions": ["happy", "sad;rm"]}, "emotions[1]", "not a valid emotion name"),
-    ({"emotions": ["happy", "{sad}"]}, "emotions[1]", "not a valid emotion name"),
-    ({"emotions": ["Happy"]}, "emotions[0]", "not a valid emotion name"),
-    ({"models": ["gpt-9"]}, "models[0]", "unknown model 'gpt-9'"),
-    ({"layers": [31]}, "layers[0]", "outside the range 1..30"),
-    ({"layers": [0]}, "layers[0]", "outside the range"),
-    ({"extraction": {"batch_size": 0}}, "extraction.batch_size", "less than the minimum"),
-    ({"extraction": {"batch_size": "8"}}, "extraction.batch_size", "not of type 'integer'"),
-    ({"vectors": {"neutral_variance": 0}}, "vectors.neutral_variance", "less than or equal"),
-    ({"vectors": {"neutral_variance": 1.2}}, "vectors.neutral_variance", "greater than"),
-    ({"extraction": {"batch_sise": 8}}, "extraction", "Additional properties"),
-]
-
-
-@pytest.mark.parametrize(("cfg", "key", "problem"), BAD_CONFIGS)
-def test_bad_config_names_file_key_and_problem(cfg, key, problem):
+@pytest.mark.parametrize("case", CASES, ids=[c.title for c in CASES])
+def test_bad_input_names_file_key_and_problem(case, tmp_path):
+    config = materialise(case, tmp_path)
     with pytest.raises(ConfigError) as info:
-        load_run_config(copy.deepcopy(cfg), label="my.yaml")
+        load_run_config(config, label="config/config.yaml")
     err = info.value
-    assert err.file == "my.yaml"
-    assert err.key == key
-    assert problem in err.problem
+    assert Path(err.file).name == Path(case.file).name
+    assert err.key == case.key
+    assert case.problem in err.problem
     assert "\n" not in str(err)
+
+
+def test_the_bad_input_table_is_up_to_date(tmp_path):
+    doc = DOC.read_text()
+    for i, case in enumerate(CASES):
+        folder = tmp_path / str(i)
+        folder.mkdir()
+        assert table_cell(message(case, folder)) in doc, case.title
 
 
 def _write(tmp_path, name, text):
     p = tmp_path / name
     p.write_text(text)
     return str(p)
-
-
-def test_template_without_slot(tmp_path):
-    path = _write(tmp_path, "t.yaml", "templates:\n  - id: a\n    text: She felt fine.\n")
-    with pytest.raises(ConfigError, match=r"t\.yaml: templates\[0\]\.text: must contain"):
-        load_run_config({"corpus": {"templates": path}})
-
-
-def test_malformed_yaml_names_the_line(tmp_path):
-    path = _write(tmp_path, "t.yaml", "templates:\n  - id: [a\n")
-    with pytest.raises(ConfigError, match=r"t\.yaml: malformed YAML at line 3"):
-        load_run_config({"corpus": {"templates": path}})
-
-
-def test_too_few_neutral_passages(tmp_path):
-    path = _write(tmp_path, "n.txt", "One.\nTwo.\n")
-    with pytest.raises(ConfigError, match=r"n\.txt: only 2 neutral passages"):
-        load_run_config({"corpus": {"neutral": path}})
-
-
-def test_model_without_source(tmp_path):
-    path = _write(tmp_path, "m.yaml", "models:\n  tiny:\n    num_layers: 2\n")
-    with pytest.raises(ConfigError) as info:
-        load_run_config({"models_file": path, "models": ["tiny"]})
-    assert info.value.key == "models.tiny"
-    assert "'source' is a required property" in info.value.problem
-
-
-def test_model_analysis_layer_out_of_range(tmp_path):
-    path = _write(
-        tmp_path,
-        "m.yaml",
-        "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n    analysis_layer: 3\n",
-    )
-    with pytest.raises(ConfigError, match=r"models\.tiny\.analysis_layer: layer 3 is outside"):
-        load_run_config({"models_file": path, "models": ["tiny"]})
-
-
-def test_unknown_device(tmp_path):
-    path = _write(
-        tmp_path,
-        "m.yaml",
-        "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n    device: tpu\n",
-    )
-    with pytest.raises(ConfigError, match=r"models\.tiny\.device: 'tpu' is not one of"):
-        load_run_config({"models_file": path, "models": ["tiny"]})
 
 
 # ---------------------------------------------------------------- properties
@@ -177,14 +123,3 @@ def test_names_with_unsafe_characters_are_refused(before, bad, after):
     with pytest.raises(ConfigError) as info:
         load_run_config({"emotions": ["calm", before + bad + after]})
     assert info.value.key == "emotions[1]"
-
-
-def test_cpu_half_precision_is_refused_before_any_job(tmp_path):
-    path = _write(
-        tmp_path,
-        "m.yaml",
-        "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n"
-        "    device: cpu\n    dtype: bfloat16\n",
-    )
-    with pytest.raises(ConfigError, match=r"models\.tiny\.dtype: bfloat16 on the cpu"):
-        load_run_config({"models_file": path, "models": ["tiny"]})

