@@ -4,6 +4,7 @@
 #
 #   ./bootstrap.sh run [snakemake args...]   the default study: snakemake --cores all
 #   ./bootstrap.sh test [pytest args...]     the test suite
+#   ./bootstrap.sh bench [--quick]           the benchmarks; writes bench/RESULTS.md
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -43,6 +44,7 @@ shift || true
 case "$command" in
   run) exec snakemake --cores "${CORES:-all}" "$@" ;;
   test) exec python -m pytest "$@" ;;
+  bench) exec python bench/run.py "$@" ;;
   install) ;;
-  *) echo "usage: ./bootstrap.sh run|test|install [args...]" >&2; exit 2 ;;
+  *) echo "usage: ./bootstrap.sh run|test|bench|install [args...]" >&2; exit 2 ;;
 esac

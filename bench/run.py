@@ -1,0 +1,363 @@
+"""Benchmarks: the workflow against the bare forward pass, incremental and Snakemake
+overheads, memory, and the end-to-end run. Writes bench/RESULTS.md.
+
+    ./bootstrap.sh bench            # everything (~30 min on 2 cores)
+    ./bootstrap.sh bench --quick    # a 30-emotion subset for measure 1, for a first look
+
+Every figure is measured in this one run, on this machine, and printed against its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from emotion_vectors.config import load_run_config, read_emotion_list, read_models  # noqa: E402
+
+MODEL = "smollm2-135m-instruct"
+WORK = ROOT / "bench" / "work"
+RESULTS_MD = ROOT / "bench" / "RESULTS.md"
+ADDED_EMOTION = "wistful"  # not one of the paper's 171
+
+
+def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        str(os.cpu_count() or 1),
+        *args,
+    ]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return seconds, proc.stdout + proc.stderr
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM; Python {platform.python_version()},"
+        f" torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+
+
+# ---------------------------------------------------------------- 1. extraction efficiency
+
+
+def bench_extraction(emotions: list[str]) -> dict:
+    """The workflow's extraction function and a bare batched model(**batch) loop, in this
+    process, over the same passages, with the same dtype, batch size and threads; each side
+    includes one model load."""
+    import torch
+
+    from emotion_vectors import jobs
+    from emotion_vectors.corpus import neutral_passages, template_passages
+    from emotion_vectors.models import load_model
+
+    run = load_run_config({"emotions": emotions})
+    spec = run.models[MODEL]
+    extraction = run.settings["extraction"]
+    tmp = Path(tempfile.mkdtemp(prefix="bench-extract-", dir=WORK))
+    files = []
+    texts: list[str] = []
+    import pyarrow as pa
+
+    from emotion_vectors.store import write_parquet_atomic
+
+    for e in run.emotions:
+        df = template_passages(e, run.templates)
+        path = tmp / "corpus" / f"{e.replace(' ', '_')}.parquet"
+        write_parquet_atomic(pa.Table.from_pandas(df, preserve_index=False), path)
+        files.append(str(path))
+        texts += list(df["text"])
+    neutral = neutral_passages(run.neutral)
+    neutral_table = pa.Table.from_pandas(neutral, preserve_index=False)
+    write_parquet_atomic(neutral_table, tmp / "neutral.parquet")
+    texts += list(neutral["text"])
+    threads = torch.get_num_threads()
+
+    # Bare loop first, so that neither side profits from a warm page cache the other paid for.
+    t0 = time.perf_counter()
+    loaded = load_model(spec, device="cpu")
+    tok = loaded.tokenizer
+    tok.padding_side = "right"
+    n_tokens = 0
+    with torch.inference_mode():
+        for i in range(0, len(texts), extraction["batch_size"]):
+            batch = tok(
+                texts[i : i + extraction["batch_size"]],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=extraction["max_length"],
+            )
+            loaded.model(**batch)
+            n_tokens += int(batch["attention_mask"].sum())
+    bare = time.perf_counter() - t0
+    del loaded
+
+    t0 = time.perf_counter()
+    stats = jobs.extract_activations(
+        model={**spec.__dict__},
+        layers=run.layers[MODEL],
+        extraction=extraction,
+        passage_files=files,
+        neutral_file=str(tmp / "neutral.parquet"),
+        outputs=[str(tmp / "out" / Path(f).name) for f in files],
+        neutral_output=str(tmp / "out" / "neutral.parquet"),
+        report=str(tmp / "out" / "extraction.json"),
+        cache=str(tmp / "cache"),
+        threads=threads,
+    )
+    workflow = time.perf_counter() - t0
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "emotions": len(run.emotions),
+        "passages": len(texts),
+        "tokens": n_tokens,
+        "bare_s": bare,
+        "workflow_s": workflow,
+        "ratio": workflow / bare,
+        "workflow_tokens_per_s": stats.get("tokens_per_second"),
+        "bare_tokens_per_s": n_tokens / bare,
+    }
+
+
+# ---------------------------------------------------------------- 2., 3., 5. workflow runs
+
+
+def bench_workflow_runs() -> dict:
+    work = WORK / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    full_list = read_emotion_list(ROOT / "config" / "emotions" / "all-171.txt")
+    (work / "emotions-172.txt").write_text("\n".join([*full_list, ADDED_EMOTION]) + "\n")
+    (work / "plus-one.yaml").write_text(f"emotions: {work / 'emotions-172.txt'}\n")
+    (work / "params.yaml").write_text(
+        f"emotions: {work / 'emotions-172.txt'}\nvectors: {{neutral_variance: 0.6}}\n"
+    )
+    out: dict = {}
+    out["full_s"], _ = snakemake(work)
+    t0 = time.perf_counter()
+    snakemake(work, "--report", str(work / "report.html"))
+    out["report_s"] = time.perf_counter() - t0
+    out["end_to_end_s"] = out["full_s"] + out["report_s"]
+
+    noop = []
+    for _ in range(3):
+        seconds, log = snakemake(work)
+        assert "Nothing to be done" in log, log[-2000:]
+        noop.append(seconds)
+    out["noop_s"] = statistics.median(noop)
+
+    out["plus_one_s"], log = snakemake(work, "--configfile", str(work / "plus-one.yaml"))
+    report = json.loads((work / "results" / MODEL / "templates" / "extraction.json").read_text())
+    out["plus_one_computed"] = report["computed"]
+    out["plus_one_passages"] = report["passages_forwarded"]
+
+    out["params_s"], log = snakemake(work, "--configfile", str(work / "params.yaml"))
+    out["params_ran_extraction"] = "rule extract_activations" in log
+    out["params_rules"] = sorted(
+        {
+            line.split("rule ", 1)[1].rstrip(":").strip()
+            for line in log.splitlines()
+            if line.strip().startswith(("rule ", "localrule "))
+        }
+    )
+
+    all_models = sorted(read_models(ROOT / "config" / "models.yaml"))
+    dry = []
+    for _ in range(3):
+        models = f"models=[{','.join(all_models)}]"
+        seconds, _log = snakemake(WORK / "dry", "-n", "--config", models)
+        dry.append(seconds)
+    out["dry_models"] = len(all_models)
+    out["dry_s"] = statistics.median(dry)
+    return out
+
+
+# ---------------------------------------------------------------- 4. memory
+
+
+MEMORY_SNIPPET = """
+import json, resource, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import pyarrow as pa
+from emotion_vectors import jobs
+from emotion_vectors.config import load_run_config
+from emotion_vectors.corpus import neutral_passages, template_passages
+from emotion_vectors.store import write_parquet_atomic
+run = load_run_config({{"models": [{model!r}], "emotions": {emotions!r}}})
+spec = run.models[{model!r}]
+tmp = Path(tempfile.mkdtemp())
+files = []
+for e in run.emotions:
+    p = tmp / (e.replace(" ", "_") + ".parquet")
+    df = template_passages(e, run.templates)
+    if {long!r}:
+        df["text"] = [" ".join([t] * 6) for t in df["text"]]  # ~450-token passages
+    write_parquet_atomic(pa.Table.from_pandas(df, preserve_index=False), p)
+    files.append(str(p))
+write_parquet_atomic(pa.Table.from_pandas(neutral_passages(run.neutral), preserve_index=False),
+                     tmp / "neutral.parquet")
+stats = jobs.extract_activations(
+    {{**spec.__dict__}}, run.layers[{model!r}], run.settings["extraction"], files,
+    str(tmp / "neutral.parquet"), [str(tmp / "o" / Path(f).name) for f in files],
+    str(tmp / "o" / "n.parquet"), str(tmp / "o" / "x.json"), str(tmp / "cache"))
+print(json.dumps({{"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "passages": stats["passages_forwarded"], "tokens": stats["tokens_forwarded"]}}))
+"""
+
+
+def weights_bytes(model: str) -> int:
+    from emotion_vectors.models import load_model
+
+    spec = read_models(ROOT / "config" / "models.yaml")[model]
+    loaded = load_model(spec, device="cpu")
+    return sum(p.numel() * 4 for p in loaded.model.parameters())
+
+
+def bench_memory(model: str, emotions: list[str], long: bool = False) -> dict:
+    code = MEMORY_SNIPPET.format(root=str(ROOT), model=model, emotions=emotions, long=long)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-3000:])
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    weights = weights_bytes(model)
+    rss = data["maxrss_kb"] * 1024
+    limit = 2 * weights + 2**30
+    return {
+        "model": model,
+        "emotions": len(emotions),
+        "long": long,
+        "rss": rss,
+        "weights": weights,
+        "limit": limit,
+        "passages": data["passages"],
+        "tokens": data["tokens"],
+    }
+
+
+# ---------------------------------------------------------------- report
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], quick: bool) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured by `./bootstrap.sh bench` on {time.strftime('%Y-%m-%d')}, all in one run on:",
+        f"{machine_desc}.",
+        "Timings on a shared 2-core machine are noisy; ratios within this run are what counts.",
+        "",
+        "| # | measure | target | measured | |",
+        "| --- | --- | --- | --- | --- |",
+        f"| 1 | extraction stage vs a bare batched `model(**batch)` loop"
+        f" ({ex['emotions']} emotions,"
+        f" {ex['passages']} passages, {ex['tokens']} tokens; one model load each) | ≤ 1.25× |"
+        f" {ex['workflow_s']:.1f} s vs {ex['bare_s']:.1f} s = **{ex['ratio']:.2f}×** |"
+        f" {verdict(ex['ratio'] <= 1.25)} |",
+        f"| 2a | add one emotion to the complete default run: passages through the model |"
+        f" that emotion's only | {runs['plus_one_passages']} passages"
+        f" ({', '.join(runs['plus_one_computed'])}) |"
+        f" {verdict(runs['plus_one_computed'] == [ADDED_EMOTION])} |",
+        f"| 2b | ... time of that rerun vs the full run | ≤ 15 % |"
+        f" {runs['plus_one_s']:.1f} s / {runs['full_s']:.1f} s ="
+        f" **{100 * runs['plus_one_s'] / runs['full_s']:.1f} %** |"
+        f" {verdict(runs['plus_one_s'] <= 0.15 * runs['full_s'])} |",
+        f"| 2c | change `vectors.neutral_variance`: extraction reruns? | no forward pass |"
+        f" {'extraction ran' if runs['params_ran_extraction'] else 'no extraction'};"
+        f" {runs['params_s']:.1f} s; rules: {', '.join(runs['params_rules'])} |"
+        f" {verdict(not runs['params_ran_extraction'])} |",
+        f"| 3a | no-op rerun of the complete default run (median of 3) | < 5 s |"
+        f" {runs['noop_s']:.2f} s | {verdict(runs['noop_s'] < 5)} |",
+        f"| 3b | dry run, {runs['dry_models']} models × 171 emotions (median of 3) | < 10 s |"
+        f" {runs['dry_s']:.2f} s | {verdict(runs['dry_s'] < 10)} |",
+    ]
+    for m in memory:
+        label = "long passages (~450 tokens)" if m["long"] else "template passages"
+        lines.append(
+            f"| 4 | peak RSS of extraction, {m['model']}, {m['emotions']} emotions, {label} |"
+            f" ≤ 2 × {m['weights'] / 2**30:.2f} GiB + 1 GiB = {m['limit'] / 2**30:.2f} GiB |"
+            f" {m['rss'] / 2**30:.2f} GiB | {verdict(m['rss'] <= m['limit'])} |"
+        )
+    lines.append(
+        f"| 5 | complete default run from a clean `results/` (171 emotions, all analyses) plus"
+        f" `snakemake --report` | < 10 min | {runs['full_s'] / 60:.1f} min +"
+        f" {runs['report_s']:.0f} s = **{runs['end_to_end_s'] / 60:.1f} min** |"
+        f" {verdict(runs['end_to_end_s'] < 600)} |"
+    )
+    lines += [
+        "",
+        f"Throughput: workflow {ex['workflow_tokens_per_s']} tokens/s in its forward passes,"
+        f" bare loop {ex['bare_tokens_per_s']:.0f} tokens/s including its model load.",
+    ]
+    if quick:
+        lines += ["", "_Quick mode: measure 1 used the 30-emotion subset._"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="30 emotions for measure 1")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    emotions = read_emotion_list(
+        ROOT / "config" / "emotions" / ("seed-30.txt" if args.quick else "all-171.txt")
+    )
+    desc = machine()
+    print("1/4 extraction vs bare loop ...", file=sys.stderr)
+    ex = bench_extraction(emotions)
+    print(json.dumps(ex), file=sys.stderr)
+    print("2/4 workflow runs ...", file=sys.stderr)
+    runs = bench_workflow_runs()
+    print(json.dumps(runs), file=sys.stderr)
+    print("3/4 memory ...", file=sys.stderr)
+    seed = read_emotion_list(ROOT / "config" / "emotions" / "seed-30.txt")
+    memory = [bench_memory(MODEL, seed), bench_memory(MODEL, seed, long=True)]
+    try:
+        memory.append(bench_memory("gemma-3-270m", seed[:4]))
+    except RuntimeError as err:
+        print(f"gemma-3-270m skipped: {err}", file=sys.stderr)
+    print("4/4 writing bench/RESULTS.md", file=sys.stderr)
+    RESULTS_MD.write_text(write_results(desc, ex, runs, memory, args.quick))
+    print(RESULTS_MD.read_text())
+
+
+if __name__ == "__main__":
+    main()
