@@ -634,7 +634,7 @@ def plot_layer_sweep_comparison(
     right.set_title("PC1 vs human valence (circled: analysis layer)")
     right.plot([], [], color="0.3", label="PC1")
     right.plot([], [], color="0.3", ls="--", lw=1, label="best of PC1-PC3")
-    right.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="upper left")
     left.legend(fontsize=8, loc="best")
     fig.suptitle(f"Emotion-vector geometry across depth, corpus {corpus!r}")
     fig.savefig(output, dpi=150)
