@@ -1,0 +1,11 @@
+from emotion_vectors.geometry import plot_cosine
+from emotion_vectors.jobs import logging_to
+
+with logging_to(snakemake.log[0]):
+    plot_cosine(
+        snakemake.input.cosine,
+        model=snakemake.wildcards.model,
+        layer=snakemake.params.layer,
+        output=snakemake.output[0],
+        subset=snakemake.params.subset,
+    )

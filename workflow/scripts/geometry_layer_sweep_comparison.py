@@ -1,0 +1,11 @@
+from emotion_vectors.geometry import plot_layer_sweep_comparison
+from emotion_vectors.jobs import logging_to
+
+with logging_to(snakemake.log[0]):
+    plot_layer_sweep_comparison(
+        sweeps=dict(zip(snakemake.params.models, snakemake.input.sweeps, strict=True)),
+        num_layers=snakemake.params.num_layers,
+        analysis_layers=snakemake.params.analysis_layers,
+        corpus=snakemake.wildcards.corpus,
+        output=snakemake.output[0],
+    )

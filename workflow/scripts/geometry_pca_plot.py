@@ -1,0 +1,10 @@
+from emotion_vectors.geometry import plot_pca
+from emotion_vectors.jobs import logging_to
+
+with logging_to(snakemake.log[0]):
+    plot_pca(
+        snakemake.input.pca,
+        snakemake.input.summary,
+        snakemake.input.correlations,
+        snakemake.output[0],
+    )
