@@ -23,6 +23,7 @@ EMOTION_NAME = re.compile(r"^[a-z]+(?:[ -][a-z]+)*$")
 # Model keys become directory names under results/.
 MODEL_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EMOTION_SLOT = "{emotion}"
+ANALYSIS_SECTIONS = ("geometry", "lens", "steering")
 
 
 class ConfigError(ValueError):
@@ -70,12 +71,13 @@ def read_yaml(path: Path, label: str | None = None) -> Any:
         raise ConfigError(label, "", f"malformed YAML at {where}: {problem}") from None
 
 
-def _json_path(error: Any) -> str:
-    parts = [str(p) for p in error.absolute_path]
+def _json_path(error: Any, prefix: str = "") -> str:
+    parts = [prefix] if prefix else []
+    parts += [str(p) for p in error.absolute_path]
     return ".".join(parts) if parts else "(top level)"
 
 
-def validate_schema(data: Any, schema_name: str, label: str) -> dict:
+def validate_schema(data: Any, schema_name: str, label: str, prefix: str = "") -> dict:
     """Validate `data` against workflow/schemas/<schema_name> with snakemake.utils.validate
     (which also fills in the schema's defaults) and turn its error into a ConfigError."""
     import jsonschema
@@ -85,7 +87,7 @@ def validate_schema(data: Any, schema_name: str, label: str) -> dict:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(label, "(top level)", "must be a mapping of keys to values")
+        raise ConfigError(label, prefix or "(top level)", "must be a mapping of keys to values")
     try:
         validate(data, str(SCHEMA_DIR / schema_name))
     except WorkflowError as err:
@@ -100,8 +102,8 @@ def validate_schema(data: Any, schema_name: str, label: str) -> dict:
             # the key accepts instead.
             accepts = cause.schema.get("description", "").strip() or "see the schema"
             problem = f"{cause.instance!r} is not accepted here; expected: {accepts}"
-            raise ConfigError(label, _json_path(cause), problem) from None
-        raise ConfigError(label, _json_path(cause), cause.message) from None
+            raise ConfigError(label, _json_path(cause, prefix), problem) from None
+        raise ConfigError(label, _json_path(cause, prefix), cause.message) from None
     return data
 
 
@@ -292,6 +294,10 @@ def load_run_config(
     if isinstance(layers, list) and all(isinstance(x, str) and x.isdigit() for x in layers):
         config["layers"] = [int(x) for x in layers]
     validate_schema(config, "config.schema.yaml", label)
+    # The analysis sections live in their own schema files ($ref), whose defaults the
+    # top-level validation does not fill in: validate (and complete) each one itself.
+    for section in ANALYSIS_SECTIONS:
+        validate_schema(config[section], f"{section}.schema.yaml", label, prefix=section)
 
     models_path = resolve_path(config["models_file"], workdir)
     all_models = read_models(models_path)

@@ -26,6 +26,15 @@ def layer_column(layer: int) -> str:
     return f"layer_{layer}"
 
 
+def _publish(tmp: str, path: Path) -> None:
+    """Give the file the permissions a plain open() would (mkstemp makes it 0600), then
+    move it into place in one step."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a reader never
     sees a half-written file, whatever kills the writer."""
@@ -37,7 +46,7 @@ def write_parquet_atomic(table: pa.Table, path: str | Path) -> None:
             pq.write_table(table, fh, compression="zstd")
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -51,7 +60,7 @@ def write_json_atomic(data: Any, path: str | Path) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=True)
             fh.write("\n")
-        os.replace(tmp, path)
+        _publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -3,21 +3,15 @@
 # norms), cosine similarities ordered by clustering, the seed's sanity pairs, a layer
 # sweep, and one cross-model figure per corpus.
 
-from emotion_vectors.config import read_emotion_list, resolve_path, validate_schema
+from emotion_vectors.config import read_emotion_list, resolve_path
 from emotion_vectors.norms import NormsError, read_arousal_csv
 
 GEOMETRY_DIR = f"{RESULTS}/{{model}}/{{corpus}}/geometry"
 GEOMETRY_LOGS = f"{RESULTS}/logs/{{model}}/{{corpus}}/geometry"
 GEOMETRY_COMPARISON = f"{RESULTS}/comparison/{{corpus}}_layer_sweep.png"
 
-# Defaults of a $ref'd schema section are not filled in by the top-level validation, so
-# validate (and complete) the section here; problems stop the run before any job starts.
 try:
-    GEOMETRY = validate_schema(
-        dict(RUN.settings["geometry"]),
-        "geometry.schema.yaml",
-        f"{CONFIG_LABEL}: geometry",
-    )
+    GEOMETRY = RUN.settings["geometry"]
     GEOMETRY_AROUSAL = (
         str(resolve_path(GEOMETRY["arousal_csv"]))
         if GEOMETRY["arousal_csv"] is not None
