@@ -28,32 +28,50 @@ class _StopForward(Exception):
 class Tokenized:
     input_ids: list[list[int]]
     special: list[list[int]]  # 1 where the tokenizer added a special token (BOS, ...)
+    starts: list[list[int]] | None = None  # character offset where each token starts
 
     @property
     def lengths(self) -> list[int]:
         return [len(ids) for ids in self.input_ids]
 
 
-def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> Tokenized:
-    """Tokenise once, without padding; batches are padded later, per batch."""
+def tokenize(tokenizer, texts: Sequence[str], max_length: int, offsets: bool = False) -> Tokenized:
+    """Tokenise once, without padding; batches are padded later, per batch. `offsets` also
+    records where each token starts in its text (needs a fast tokenizer)."""
+    if offsets and not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            "pooling from a character position (extraction.pool_from: after_emotion) needs a "
+            "fast tokenizer; this model has a slow one: set extraction.pool_from: passage_start"
+        )
     enc = tokenizer(
         list(texts),
         add_special_tokens=True,
         truncation=True,
         max_length=max_length,
         return_special_tokens_mask=True,
+        return_offsets_mapping=offsets,
     )
-    return Tokenized(enc["input_ids"], enc["special_tokens_mask"])
+    starts = [[a for a, _ in row] for row in enc["offset_mapping"]] if offsets else None
+    return Tokenized(enc["input_ids"], enc["special_tokens_mask"], starts)
 
 
-def pool_weights(special: Sequence[int], pool_start: int) -> np.ndarray:
+def pool_weights(
+    special: Sequence[int],
+    pool_start: int,
+    starts: Sequence[int] | None = None,
+    from_char: int = 0,
+) -> np.ndarray:
     """Which tokens of one (unpadded) passage enter its mean: the passage's own tokens
-    (not BOS or other added special tokens) from its `pool_start`-th token on. A passage
-    shorter than that falls back to its last own token rather than to nothing."""
+    (not BOS or other added special tokens) from its `pool_start`-th token on and, given
+    token start offsets, only those that start at or after character `from_char` (e.g. after
+    the emotion word, so the word's own tokens do not enter the mean). A passage with no such
+    token falls back to its last own token rather than to nothing."""
     special = np.asarray(special, dtype=bool)
     own = ~special
     position = np.cumsum(own) - 1  # index among the passage's own tokens
     weights = own & (position >= pool_start)
+    if starts is not None and from_char > 0:
+        weights &= np.asarray(starts) >= from_char
     if not weights.any():
         idx = np.flatnonzero(own)
         weights[idx[-1] if idx.size else len(special) - 1] = True
@@ -66,7 +84,13 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def pad_batch(tok: Tokenized, indices: Sequence[int], pad_id: int, pool_start: int):
+def pad_batch(
+    tok: Tokenized,
+    indices: Sequence[int],
+    pad_id: int,
+    pool_start: int,
+    from_chars: Sequence[int] | None = None,
+):
     """Right-padded input ids, attention mask and pooling weights for one batch.
     Right padding keeps each passage's position ids equal to those of an unpadded run."""
     import torch
@@ -79,7 +103,13 @@ def pad_batch(tok: Tokenized, indices: Sequence[int], pad_id: int, pool_start: i
         n = tok.lengths[i]
         ids[row, :n] = torch.tensor(tok.input_ids[i])
         mask[row, :n] = 1
-        weights[row, :n] = torch.from_numpy(pool_weights(tok.special[i], pool_start))
+        w = pool_weights(
+            tok.special[i],
+            pool_start,
+            tok.starts[i] if tok.starts is not None else None,
+            from_chars[i] if from_chars is not None else 0,
+        )
+        weights[row, :n] = torch.from_numpy(w)
     return ids, mask, weights
 
 
@@ -133,19 +163,24 @@ def extract(
     batch_size: int,
     max_length: int,
     pool_start: int,
+    from_chars: Sequence[int] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> PooledPassages:
     """Mean-pooled residual stream of every passage at every layer in `layers`.
 
     Passages are batched by length. The result for a passage depends only on the passages
     it is batched with, so callers that batch per emotion get the same numbers whether an
-    emotion is computed alone or with others."""
-    tok = tokenize(tokenizer, texts, max_length)
+    emotion is computed alone or with others. `from_chars[i]`, if given, is the character
+    offset in text i from which tokens are pooled."""
+    use_offsets = from_chars is not None and any(c > 0 for c in from_chars)
+    tok = tokenize(tokenizer, texts, max_length, offsets=use_offsets)
     width = model.config.get_text_config().hidden_size
     out = {layer: np.zeros((len(texts), width), dtype=np.float32) for layer in layers}
     pad_id = tokenizer.pad_token_id
     for batch in length_sorted_batches(tok.lengths, batch_size):
-        ids, mask, weights = pad_batch(tok, batch, pad_id, pool_start)
+        ids, mask, weights = pad_batch(
+            tok, batch, pad_id, pool_start, from_chars if use_offsets else None
+        )
         result = pooled_forward(model, ids, mask, weights, layers)
         for layer in layers:
             out[layer][batch] = result[layer]

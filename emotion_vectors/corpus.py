@@ -16,8 +16,15 @@ def render(template: str, emotion: str) -> str:
     return template.replace(EMOTION_SLOT, emotion)
 
 
+def emotion_end(template: str, emotion: str) -> int:
+    """Character offset just after the emotion word in the rendered template."""
+    return template.index(EMOTION_SLOT) + len(emotion)
+
+
 def template_passages(emotion: str, templates: Sequence[dict[str, str]]) -> pd.DataFrame:
-    """One row per template: emotion, passage_id (the template id), template_id, person, text."""
+    """One row per template: emotion, passage_id (the template id), template_id, person, text,
+    and emotion_end, the character offset just after the emotion word (pooling can start
+    there, so that the word's own tokens do not dominate the mean)."""
     return pd.DataFrame(
         {
             "emotion": emotion,
@@ -25,6 +32,7 @@ def template_passages(emotion: str, templates: Sequence[dict[str, str]]) -> pd.D
             "template_id": [t["id"] for t in templates],
             "person": [t.get("person", "") for t in templates],
             "text": [render(t["text"], emotion) for t in templates],
+            "emotion_end": [emotion_end(t["text"], emotion) for t in templates],
         }
     )
 

@@ -121,6 +121,7 @@ def extract_activations(
         "batch_size": extraction["batch_size"],
         "max_length": extraction["max_length"],
         "pool_start": extraction["pool_start"],
+        "pool_from": extraction["pool_from"],
     }
 
     # (name, passages table, output path) for every group; the neutral set is one more group.
@@ -133,16 +134,22 @@ def extract_activations(
     for name, table, _out in groups:
         ids = table.column("passage_id").to_pylist()
         texts = table.column("text").to_pylist()
-        key = cache_key(list(zip(ids, texts, strict=True)), fingerprint)
+        # Where pooling starts in each text: after the emotion word, or at the passage start
+        # (the neutral set has no emotion word).
+        if extraction["pool_from"] == "after_emotion" and "emotion_end" in table.column_names:
+            from_chars = table.column("emotion_end").to_pylist()
+        else:
+            from_chars = [0] * len(ids)
+        key = cache_key(list(zip(ids, texts, from_chars, strict=True)), fingerprint)
         keys.append(key)
         if not (cache_dir / f"{key}.parquet").exists():
-            todo.append((name, ids, texts, key))
+            todo.append((name, ids, texts, from_chars, key))
 
     stats = {
         "model": spec.key,
         "groups_total": len(groups),
         "computed": [name for name, *_ in todo],
-        "passages_forwarded": sum(len(ids) for _, ids, _, _ in todo),
+        "passages_forwarded": sum(len(ids) for _, ids, *_ in todo),
         "tokens_forwarded": 0,
         "model_load_seconds": 0.0,
         "forward_seconds": 0.0,
@@ -186,7 +193,7 @@ def _compute_groups(spec, layers, extraction, todo, cache_dir, fingerprint, stat
         versions["transformers"] = transformers.__version__
     except ImportError:  # pragma: no cover
         pass
-    total = sum(len(ids) for _, ids, _, _ in todo)
+    total = sum(len(ids) for _, ids, *_ in todo)
     t1 = time.perf_counter()
     with tqdm(
         total=total, desc=f"{spec.key} passages", unit="passage", mininterval=2, file=sys.stderr
@@ -199,7 +206,7 @@ def _compute_groups(spec, layers, extraction, todo, cache_dir, fingerprint, stat
         # One group (emotion) at a time, written to the cache as soon as it is done: a run
         # killed half-way keeps every finished emotion, and batches never mix emotions, so
         # an emotion's numbers do not depend on which other emotions were computed with it.
-        for name, ids, texts, key in todo:
+        for name, ids, texts, from_chars, key in todo:
             result = extract(
                 loaded.model,
                 loaded.tokenizer,
@@ -208,6 +215,7 @@ def _compute_groups(spec, layers, extraction, todo, cache_dir, fingerprint, stat
                 batch_size=extraction["batch_size"],
                 max_length=extraction["max_length"],
                 pool_start=extraction["pool_start"],
+                from_chars=from_chars,
                 on_batch=on_batch,
             )
             meta = {
