@@ -152,9 +152,14 @@ class LensResult:
 
 def top_tokens(changes: np.ndarray, decode, top_k: int) -> tuple[list, list]:
     """Top-k promoted and suppressed tokens of one row of logit changes."""
-    order = np.argsort(-changes, kind="stable")
-    up = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in order[:top_k]]
-    down = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in order[::-1][:top_k]]
+    k = min(top_k, len(changes))
+    # argpartition finds the k largest / smallest in linear time; only those get sorted.
+    high = np.argpartition(-changes, k - 1)[:k]
+    low = np.argpartition(changes, k - 1)[:k]
+    high = high[np.lexsort((high, -changes[high]))]
+    low = low[np.lexsort((low, changes[low]))]
+    up = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in high]
+    down = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in low]
     return up, down
 
 

@@ -26,9 +26,7 @@ def _toy():
     norm = ScaledRMSNorm([0.0, 1.0, -1.0])
     unembed = torch.nn.Linear(3, 4, bias=True)
     with torch.no_grad():
-        unembed.weight.copy_(
-            torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 5.0], [-1.0, -1.0, 0]])
-        )
+        unembed.weight.copy_(torch.tensor([[1.0, 0, 0], [0, 1.0, 0], [0, 0, 5.0], [-1.0, -1.0, 0]]))
         unembed.bias.copy_(torch.tensor([10.0, -3.0, 0.0, 7.0]))
     return norm, unembed
 

@@ -88,9 +88,12 @@ def test_hook_is_removed_even_when_the_forward_raises(smollm2):
     before = len(block._forward_hooks)
     wrong = np.zeros((3, model.config.hidden_size))  # three rows for a batch of one
     ids = _ids(smollm2, ["Water boils at one hundred."])
-    with pytest.raises(ValueError, match="3 steering rows"), steer(model, LAYER, wrong):
-        with torch.inference_mode():
-            model.base_model(input_ids=ids, use_cache=False)
+    with (
+        pytest.raises(ValueError, match="3 steering rows"),
+        steer(model, LAYER, wrong),
+        torch.inference_mode(),
+    ):
+        model.base_model(input_ids=ids, use_cache=False)
     assert len(block._forward_hooks) == before
     with pytest.raises(RuntimeError, match="boom"), steer(model, LAYER, wrong[0]):
         raise RuntimeError("boom")
