@@ -548,7 +548,7 @@ def run_generations(
     loaded = _load(model, threads)
     vectors = _read_vectors(vector_file)
     emotions = [e for e in emotions if e in vectors]
-    strength = float(settings["strength"])
+    strength = float(settings["generation_strength"])
     deltas = steering_deltas(
         np.stack([vectors[e] for e in emotions]), strength, _read_norms(norms_file)[layer]
     )
@@ -682,7 +682,7 @@ def plot_layer_sweep(table, model: str, strength: float, analysis_layer: int, pa
     ax.set_title(f"Layer sweep: {model}, {n} emotions, strength {strength:g}", fontsize=10)
     lines = ax.get_legend_handles_labels()
     more = twin.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper left")
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -5,37 +5,32 @@ from emotion_vectors.config import validate_schema
 # The $ref'd section schemas get no defaults from the top-level validation; fill them here.
 try:
     LENS = validate_schema(
-        dict(RUN.settings["lens"]), "lens.schema.yaml", CONFIG_LABEL + ": lens"
+        dict(RUN.settings["lens"]), "lens.schema.yaml", f"{CONFIG_LABEL}: lens"
     )
 except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
+LENS_DIR = f"{RESULTS}/{{model}}/{{corpus}}/lens"
+LENS_TARGETS = [
+    "lens.json",
+    "top_tokens.png",
+    "hit_rate_by_layer.png",
+    "top_tokens.html",
+]
 
-def lens_dir(model, corpus):
-    return f"{RESULTS}/{model}/{corpus}/lens"
-
-
-def lens_targets(model, corpus):
-    folder = lens_dir(model, corpus)
-    return [
-        f"{folder}/lens.json",
-        f"{folder}/top_tokens.png",
-        f"{folder}/hit_rate_by_layer.png",
-        f"{folder}/top_tokens.html",
-    ]
-
-
-ANALYSIS_TARGETS.append(lens_targets)
+ANALYSIS_TARGETS.append(
+    lambda model, corpus: [f"{RESULTS}/{model}/{corpus}/lens/{n}" for n in LENS_TARGETS]
+)
 
 
 rule logit_lens:
     input:
         vectors=lambda w: vector_files(w.model, w.corpus),
     output:
-        json=f"{RESULTS}/{{model}}/{{corpus}}/lens/lens.json",
-        tokens=f"{RESULTS}/{{model}}/{{corpus}}/lens/tokens.csv",
+        json=f"{LENS_DIR}/lens.json",
+        tokens=f"{LENS_DIR}/tokens.csv",
         summary=report(
-            f"{RESULTS}/{{model}}/{{corpus}}/lens/summary.csv",
+            f"{LENS_DIR}/summary.csv",
             caption="../report/lens_summary.rst",
             category="Logit lens",
             labels=lambda w: {
@@ -45,7 +40,7 @@ rule logit_lens:
             },
         ),
         html=report(
-            f"{RESULTS}/{{model}}/{{corpus}}/lens/top_tokens.html",
+            f"{LENS_DIR}/top_tokens.html",
             caption="../report/lens_summary.rst",
             category="Logit lens",
             labels=lambda w: {
@@ -55,7 +50,7 @@ rule logit_lens:
             },
         ),
         figure=report(
-            f"{RESULTS}/{{model}}/{{corpus}}/lens/top_tokens.png",
+            f"{LENS_DIR}/top_tokens.png",
             caption="../report/lens_top_tokens.rst",
             category="Logit lens",
             labels=lambda w: {
@@ -64,9 +59,9 @@ rule logit_lens:
                 "figure": "top tokens",
             },
         ),
-        layers_table=f"{RESULTS}/{{model}}/{{corpus}}/lens/hit_rate_by_layer.csv",
+        layers_table=f"{LENS_DIR}/hit_rate_by_layer.csv",
         layers_figure=report(
-            f"{RESULTS}/{{model}}/{{corpus}}/lens/hit_rate_by_layer.png",
+            f"{LENS_DIR}/hit_rate_by_layer.png",
             caption="../report/lens_layers.rst",
             category="Logit lens",
             labels=lambda w: {

@@ -1,6 +1,7 @@
 # steering analyses (per model and corpus, downstream of the cached vectors). Each
-# experiment is its own rule, so changing one steering setting reruns only that one; the
-# mean residual norms are per model and never depend on a steering setting.
+# experiment is its own rule and gets only the settings it reads, so changing one setting
+# reruns only the rules that use it; the mean residual norms are per model and never
+# depend on a steering setting.
 from emotion_vectors.config import read_emotion_list, resolve_path, validate_schema
 
 # The $ref'd section schemas get no defaults from the top-level validation; fill them here.
@@ -8,7 +9,7 @@ try:
     STEERING = validate_schema(
         dict(RUN.settings["steering"]),
         "steering.schema.yaml",
-        CONFIG_LABEL + ": steering",
+        f"{CONFIG_LABEL}: steering",
     )
     STEERING_CROSS = [
         e
@@ -17,49 +18,39 @@ try:
     ]
 except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
+
 STEERING_DIR = f"{RESULTS}/{{model}}/{{corpus}}/steering"
-
-
-def analysis_vectors(w):
-    layer = RUN.models[w.model].layer_for_analysis
-    return paths.vector_file(RESULTS, w.model, layer, w.corpus)
-
-
-def steering_sweep_layers(model):
-    """Every layer_stride-th computed layer, and the analysis layer."""
-    chosen = RUN.layers[model][:: STEERING["layer_stride"]]
-    return sorted(set(chosen) | {RUN.models[model].layer_for_analysis})
-
-
-def steering_targets(model, corpus):
-    folder = f"{RESULTS}/{model}/{corpus}/steering"
-    return [
-        f"{folder}/steering.json",
-        f"{folder}/self.png",
-        f"{folder}/cross.png",
-        f"{folder}/strength_sweep.png",
-        f"{folder}/layer_sweep.png",
-        f"{folder}/generations.html",
-    ]
-
-
-ANALYSIS_TARGETS.append(steering_targets)
-
-
-def steering_report(name, caption, w_label):
-    return report(
-        f"{STEERING_DIR}/{name}",
-        caption=f"../report/{caption}",
-        category="Steering",
-        labels=lambda w: {"model": w.model, "corpus": w.corpus, "result": w_label},
+STEERING_NORMS = f"{RESULTS}/{{model}}/residual_norms.json"
+STEERING_PROMPT = ("question", "answer_prefix", "batch_size")
+# The layer sweep: every layer_stride-th computed layer, and the analysis layer.
+STEERING_LAYERS = {
+    m: sorted(
+        set(RUN.layers[m][:: STEERING["layer_stride"]])
+        | {RUN.models[m].layer_for_analysis}
     )
+    for m in RUN.models
+}
+STEERING_TARGETS = [
+    "steering.json",
+    "self.png",
+    "cross.png",
+    "strength_sweep.png",
+    "layer_sweep.png",
+    "generations.html",
+]
+
+ANALYSIS_TARGETS.append(
+    lambda model, corpus: [
+        f"{RESULTS}/{model}/{corpus}/steering/{n}" for n in STEERING_TARGETS
+    ]
+)
 
 
 rule residual_norms:
     input:
         neutral=paths.neutral_corpus_file(RESULTS),
     output:
-        f"{RESULTS}/{{model}}/residual_norms.json",
+        STEERING_NORMS,
     log:
         f"{RESULTS}/logs/{{model}}/residual_norms.log",
     conda:
@@ -73,14 +64,44 @@ rule residual_norms:
 
 rule steering_effects:
     input:
-        vectors=analysis_vectors,
-        norms=f"{RESULTS}/{{model}}/residual_norms.json",
+        vectors=lambda w: paths.vector_file(
+            RESULTS, w.model, RUN.models[w.model].layer_for_analysis, w.corpus
+        ),
+        norms=STEERING_NORMS,
     output:
         json=f"{STEERING_DIR}/steering.json",
-        self_table=steering_report("self.csv", "steering_self.rst", "self table"),
-        self_figure=steering_report("self.png", "steering_self.rst", "self"),
-        cross_table=steering_report("cross.csv", "steering_cross.rst", "cross table"),
-        cross_figure=steering_report("cross.png", "steering_cross.rst", "cross"),
+        self_table=report(
+            f"{STEERING_DIR}/self.csv",
+            caption="../report/steering_self.rst",
+            category="Steering",
+            labels=lambda w: {
+                "model": w.model,
+                "corpus": w.corpus,
+                "result": "self table",
+            },
+        ),
+        self_figure=report(
+            f"{STEERING_DIR}/self.png",
+            caption="../report/steering_self.rst",
+            category="Steering",
+            labels=lambda w: {"model": w.model, "corpus": w.corpus, "result": "self"},
+        ),
+        cross_table=report(
+            f"{STEERING_DIR}/cross.csv",
+            caption="../report/steering_cross.rst",
+            category="Steering",
+            labels=lambda w: {
+                "model": w.model,
+                "corpus": w.corpus,
+                "result": "cross table",
+            },
+        ),
+        cross_figure=report(
+            f"{STEERING_DIR}/cross.png",
+            caption="../report/steering_cross.rst",
+            category="Steering",
+            labels=lambda w: {"model": w.model, "corpus": w.corpus, "result": "cross"},
+        ),
     log:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_effects.log",
     conda:
@@ -89,7 +110,7 @@ rule steering_effects:
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
-        settings=STEERING,
+        settings={k: STEERING[k] for k in (*STEERING_PROMPT, "strength")},
         cross=STEERING_CROSS,
     script:
         "../scripts/steering_effects.py"
@@ -97,12 +118,21 @@ rule steering_effects:
 
 rule steering_strength_sweep:
     input:
-        vectors=analysis_vectors,
-        norms=f"{RESULTS}/{{model}}/residual_norms.json",
+        vectors=lambda w: paths.vector_file(
+            RESULTS, w.model, RUN.models[w.model].layer_for_analysis, w.corpus
+        ),
+        norms=STEERING_NORMS,
     output:
         table=f"{STEERING_DIR}/strength_sweep.csv",
-        figure=steering_report(
-            "strength_sweep.png", "steering_strength.rst", "strengths"
+        figure=report(
+            f"{STEERING_DIR}/strength_sweep.png",
+            caption="../report/steering_strength.rst",
+            category="Steering",
+            labels=lambda w: {
+                "model": w.model,
+                "corpus": w.corpus,
+                "result": "strengths",
+            },
         ),
     log:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_strength_sweep.log",
@@ -112,7 +142,10 @@ rule steering_strength_sweep:
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
-        settings=STEERING,
+        settings={
+            k: STEERING[k]
+            for k in (*STEERING_PROMPT, "sweep_strengths", "sweep_emotions")
+        },
     script:
         "../scripts/steering_strength_sweep.py"
 
@@ -121,12 +154,21 @@ rule steering_layer_sweep:
     input:
         vectors=lambda w: [
             paths.vector_file(RESULTS, w.model, layer, w.corpus)
-            for layer in steering_sweep_layers(w.model)
+            for layer in STEERING_LAYERS[w.model]
         ],
-        norms=f"{RESULTS}/{{model}}/residual_norms.json",
+        norms=STEERING_NORMS,
     output:
         table=f"{STEERING_DIR}/layer_sweep.csv",
-        figure=steering_report("layer_sweep.png", "steering_layers.rst", "layers"),
+        figure=report(
+            f"{STEERING_DIR}/layer_sweep.png",
+            caption="../report/steering_layers.rst",
+            category="Steering",
+            labels=lambda w: {
+                "model": w.model,
+                "corpus": w.corpus,
+                "result": "layers",
+            },
+        ),
     log:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_layer_sweep.log",
     conda:
@@ -134,9 +176,9 @@ rule steering_layer_sweep:
     threads: workflow.cores
     params:
         model=lambda w: model_params(w.model),
-        layers=lambda w: steering_sweep_layers(w.model),
+        layers=lambda w: STEERING_LAYERS[w.model],
         analysis_layer=lambda w: RUN.models[w.model].layer_for_analysis,
-        settings=STEERING,
+        settings={k: STEERING[k] for k in (*STEERING_PROMPT, "strength")},
         emotions=STEERING_CROSS,
     script:
         "../scripts/steering_layer_sweep.py"
@@ -144,12 +186,21 @@ rule steering_layer_sweep:
 
 rule steering_generations:
     input:
-        vectors=analysis_vectors,
-        norms=f"{RESULTS}/{{model}}/residual_norms.json",
+        vectors=lambda w: paths.vector_file(
+            RESULTS, w.model, RUN.models[w.model].layer_for_analysis, w.corpus
+        ),
+        norms=STEERING_NORMS,
     output:
         table=f"{STEERING_DIR}/generations.csv",
-        html=steering_report(
-            "generations.html", "steering_generations.rst", "generations"
+        html=report(
+            f"{STEERING_DIR}/generations.html",
+            caption="../report/steering_generations.rst",
+            category="Steering",
+            labels=lambda w: {
+                "model": w.model,
+                "corpus": w.corpus,
+                "result": "generations",
+            },
         ),
     log:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_generations.log",
@@ -159,6 +210,14 @@ rule steering_generations:
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
-        settings=STEERING,
+        settings={
+            k: STEERING[k]
+            for k in (
+                "generation_prompts",
+                "generation_emotions",
+                "generation_strength",
+                "max_new_tokens",
+            )
+        },
     script:
         "../scripts/steering_generations.py"
