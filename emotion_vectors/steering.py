@@ -1,0 +1,688 @@
+"""Steering: add an emotion direction to the residual stream and measure what changes.
+
+The hook adds `strength x unit(v) x (mean residual norm at layer L)` to the output of
+decoder block L (layer L, 1-based, as everywhere in this package), one vector per batch
+row, at the positions a mask selects (all positions when there is no mask). The hook is
+always removed afterwards, whatever happens inside the `with` block.
+
+"He feels ___": the log-probability of each emotion word (" " + word, all of its tokens,
+teacher-forced) after a fixed prompt, steered on the prompt positions only, minus the
+same log-probability unsteered. The steered prompt is run once per steering vector and
+its key/value cache is shared by every word scored after it, so a 30 x 30 matrix costs
+31 prompt passes plus one short pass for the words of more than one token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .activations import tokenize
+from .models import decoder_layers
+
+log = logging.getLogger("emotion_vectors")
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    v = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.where(norms == 0, 1, norms)
+
+
+def steering_deltas(vectors: np.ndarray, strengths, residual_norm: float) -> np.ndarray:
+    """[rows, width] additions: strength x unit(vector) x the layer's mean residual norm."""
+    strengths = np.broadcast_to(np.asarray(strengths, dtype=np.float64), (len(vectors),))
+    return unit_rows(vectors) * strengths[:, None] * residual_norm
+
+
+@contextlib.contextmanager
+def steer(model, layer: int, deltas, positions=None) -> Iterator[None]:
+    """Add `deltas` ([width] for every row, or [batch, width], one per row) to the output
+    of decoder block `layer` (1-based) at `positions` ([batch, tokens] bool, or None for
+    every position of every forward pass, including the new tokens of a generation)."""
+    import torch
+
+    blocks = decoder_layers(model)
+    if not 1 <= layer <= len(blocks):
+        raise ValueError(f"layer {layer} is outside 1..{len(blocks)}")
+
+    def hook(_module, _inputs, output):
+        hidden = output[0] if isinstance(output, tuple) else output
+        delta = torch.as_tensor(deltas, dtype=hidden.dtype, device=hidden.device)
+        delta = delta.expand(hidden.shape[0], -1) if delta.dim() == 1 else delta
+        if delta.shape[0] != hidden.shape[0]:
+            raise ValueError(f"{delta.shape[0]} steering rows for a batch of {hidden.shape[0]}")
+        add = delta[:, None, :].expand_as(hidden)
+        if positions is not None:
+            mask = torch.as_tensor(positions, device=hidden.device, dtype=torch.bool)
+            if mask.shape != hidden.shape[:2]:
+                raise ValueError(f"positions {tuple(mask.shape)} for states {hidden.shape[:2]}")
+            add = add * mask[..., None].to(hidden.dtype)
+        steered = hidden + add
+        return (steered, *output[1:]) if isinstance(output, tuple) else steered
+
+    handle = blocks[layer - 1].register_forward_hook(hook)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+# ---------------------------------------------------------------- residual norms
+
+
+def residual_norms(
+    model, tokenizer, texts: Sequence[str], batch_size: int = 16, max_length: int = 512
+) -> dict[int, float]:
+    """{layer: mean L2 norm of the residual stream} over the passages' own tokens (no
+    BOS or other special tokens, whose norms are often far larger), for every layer."""
+    from .activations import length_sorted_batches, pad_batch
+
+    n_layers = len(decoder_layers(model))
+    tok = tokenize(tokenizer, texts, max_length)
+    sums = np.zeros(n_layers)
+    count = 0.0
+    for batch in length_sorted_batches(tok.lengths, batch_size):
+        ids, mask, weights = pad_batch(tok, batch, tokenizer.pad_token_id, 0)
+        sums += _weighted_norm_sums(model, ids, mask, weights)
+        count += float(weights.sum())
+    return {i + 1: float(s / count) for i, s in enumerate(sums)}
+
+
+def _weighted_norm_sums(model, ids, mask, weights) -> np.ndarray:
+    """Per layer, the sum over tokens of weight x L2 norm of the block's output."""
+    import torch
+
+    blocks = decoder_layers(model)
+    device = next(model.parameters()).device
+    w = weights.to(device)
+    sums = np.zeros(len(blocks))
+
+    def make_hook(i: int):
+        def hook(_module, _inputs, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            sums[i] = float((hidden.float().norm(dim=-1) * w).sum())
+
+        return hook
+
+    handles = [b.register_forward_hook(make_hook(i)) for i, b in enumerate(blocks)]
+    try:
+        with torch.inference_mode():
+            model.base_model(
+                input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False
+            )
+    finally:
+        for h in handles:
+            h.remove()
+    return sums
+
+
+# ---------------------------------------------------------------- "He feels ___"
+
+
+def he_feels_prompt(tokenizer, chat: bool, question: str, answer_prefix: str) -> list[int]:
+    """Token ids of the prompt: for a chat model the chat template with the user's question
+    and the assistant's answer begun; for a base model the raw answer prefix."""
+    if chat:
+        text = tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
+        )
+        return tokenizer(text + answer_prefix, add_special_tokens=False)["input_ids"]
+    return tokenizer(answer_prefix, add_special_tokens=True)["input_ids"]
+
+
+def word_ids(tokenizer, word: str) -> list[int]:
+    """Token ids of ' ' + word as it continues the prompt."""
+    return tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+
+
+def _log_softmax_of(model, hidden):
+    import torch
+
+    return torch.log_softmax(model.get_output_embeddings()(hidden).float(), dim=-1)
+
+
+def word_logprobs(
+    model,
+    prompt_ids: Sequence[int],
+    words: Sequence[Sequence[Sequence[int]]],
+    layer: int | None = None,
+    deltas: np.ndarray | None = None,
+    batch_size: int = 32,
+) -> list[list[float]]:
+    """Log-probability of each word (a token-id list, teacher-forced) after the prompt,
+    for each condition: condition i steers the prompt positions at `layer` by `deltas[i]`
+    and scores the words `words[i]`. With `deltas=None` there is one unsteered condition
+    per entry of `words`. Returns one list of log-probs per condition."""
+    import torch
+
+    n = len(words)
+    device = next(model.parameters()).device
+    out: list[list[float]] = [[] for _ in range(n)]
+    for start in range(0, n, batch_size):
+        rows = list(range(start, min(n, start + batch_size)))
+        ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
+        ctx = (
+            steer(model, layer, np.asarray(deltas)[rows])
+            if deltas is not None
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode():
+            with ctx:  # every position of this pass is a prompt position
+                prompt = model.base_model(input_ids=ids, use_cache=True)
+            first = _log_softmax_of(model, prompt.last_hidden_state[:, -1])
+            # The first token of every word comes from the prompt's last position.
+            pairs = [(r, w) for r in range(len(rows)) for w in words[rows[r]]]
+            lps = [float(first[r, w[0]]) for r, w in pairs]
+            longer = [k for k, (_, w) in enumerate(pairs) if len(w) > 1]
+            if longer:
+                # Feed tokens[:-1] of the longer words after the (steered) prompt cache,
+                # without steering: later positions are never steered.
+                width = max(len(pairs[k][1]) - 1 for k in longer)
+                feed = torch.zeros((len(longer), width), dtype=torch.long, device=device)
+                for j, k in enumerate(longer):
+                    feed[j, : len(pairs[k][1]) - 1] = torch.tensor(pairs[k][1][:-1])
+                cache = prompt.past_key_values
+                cache.reorder_cache(torch.tensor([pairs[k][0] for k in longer], device=device))
+                mask = torch.ones((len(longer), len(prompt_ids) + width), device=device)
+                rest = model.base_model(
+                    input_ids=feed, past_key_values=cache, attention_mask=mask, use_cache=False
+                )
+                logp = _log_softmax_of(model, rest.last_hidden_state)
+                for j, k in enumerate(longer):
+                    w = pairs[k][1]
+                    # Right padding: position t predicts token t + 1 of the word.
+                    lps[k] += sum(float(logp[j, t, w[t + 1]]) for t in range(len(w) - 1))
+        for (r, _), lp in zip(pairs, lps, strict=True):
+            out[rows[r]].append(lp)
+    return out
+
+
+@dataclass
+class SteeringRun:
+    """One batch of steering conditions at one layer: which vector (emotion) at which
+    strength, and which words to score after it."""
+
+    layer: int
+    emotions: list[str]
+    strengths: list[float]
+    words: list[list[str]]
+
+
+def steering_effects(
+    model,
+    tokenizer,
+    prompt_ids: Sequence[int],
+    run: SteeringRun,
+    vectors: Mapping[str, np.ndarray],
+    residual_norm: float,
+    baseline: Mapping[str, float],
+    batch_size: int = 32,
+) -> list[dict]:
+    """Rows (emotion, strength, word, logprob, change) for every condition and word, the
+    change being steered minus the unsteered `baseline[word]`."""
+    ids = {w: word_ids(tokenizer, w) for ws in run.words for w in ws}
+    deltas = steering_deltas(
+        np.stack([vectors[e] for e in run.emotions]), run.strengths, residual_norm
+    )
+    lps = word_logprobs(
+        model, prompt_ids, [[ids[w] for w in ws] for ws in run.words], run.layer, deltas, batch_size
+    )
+    rows = []
+    for emotion, strength, ws, lp in zip(run.emotions, run.strengths, run.words, lps, strict=True):
+        for word, value in zip(ws, lp, strict=True):
+            rows.append(
+                {
+                    "layer": run.layer,
+                    "emotion": emotion,
+                    "strength": strength,
+                    "word": word,
+                    "logprob": value,
+                    "change": value - baseline[word],
+                }
+            )
+    return rows
+
+
+def baseline_logprobs(
+    model, tokenizer, prompt_ids: Sequence[int], words: Sequence[str]
+) -> dict[str, float]:
+    """Unsteered log-probability of every word after the prompt (one prompt pass)."""
+    words = list(dict.fromkeys(words))
+    lps = word_logprobs(model, prompt_ids, [[word_ids(tokenizer, w) for w in words]])[0]
+    return dict(zip(words, lps, strict=True))
+
+
+# ---------------------------------------------------------------- generations
+
+
+def steered_generations(
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    chat: bool,
+    layer: int,
+    conditions: Sequence[tuple[str, np.ndarray | None]],
+    max_new_tokens: int,
+) -> list[dict]:
+    """Greedy completions of each prompt under each (label, delta) condition (None =
+    unsteered), steering every position, prompt and new tokens alike. One batch per
+    prompt: its rows share one length, so no padding is needed."""
+    import torch
+
+    device = next(model.parameters()).device
+    width = model.config.get_text_config().hidden_size
+    deltas = np.stack([np.zeros(width) if d is None else d for _, d in conditions])
+    rows = []
+    for prompt in prompts:
+        if chat:
+            text = tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+            )
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        else:
+            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        batch = torch.tensor([ids] * len(conditions), device=device)
+        with torch.inference_mode(), steer(model, layer, deltas):
+            generated = model.generate(
+                input_ids=batch,
+                attention_mask=torch.ones_like(batch),
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+            )
+        for (label, _), seq in zip(conditions, generated, strict=True):
+            completion = tokenizer.decode(seq[len(ids) :], skip_special_tokens=True)
+            rows.append({"prompt": prompt, "steering": label, "completion": completion.strip()})
+    return rows
+
+
+# ---------------------------------------------------------------- the workflow jobs
+
+
+def _load(model: Mapping, threads: int):
+    import torch
+
+    from .config import ModelSpec
+    from .models import load_model
+
+    if threads and threads > 0:
+        torch.set_num_threads(threads)
+    return load_model(ModelSpec(**model))
+
+
+def _read_vectors(path) -> dict[str, np.ndarray]:
+    from .store import read_vector_matrix
+
+    emotions, matrix = read_vector_matrix(path)
+    return dict(zip(emotions, matrix, strict=True))
+
+
+def _read_norms(path) -> dict[int, float]:
+    data = json.loads(Path(path).read_text())
+    return {int(k): float(v) for k, v in data["mean_norm"].items()}
+
+
+def _prompt(loaded, settings: Mapping) -> list[int]:
+    return he_feels_prompt(
+        loaded.tokenizer, loaded.spec.chat, settings["question"], settings["answer_prefix"]
+    )
+
+
+def run_residual_norms(model: Mapping, neutral_file: str, output: str, threads: int = 1) -> dict:
+    """Mean residual norm of every layer over the neutral passages, as JSON."""
+    import pyarrow.parquet as pq
+
+    from .store import write_json_atomic
+
+    started = time.perf_counter()
+    loaded = _load(model, threads)
+    texts = pq.read_table(neutral_file).column("text").to_pylist()
+    norms = residual_norms(loaded.model, loaded.tokenizer, texts)
+    data = {
+        "model": loaded.spec.key,
+        "neutral_passages": len(texts),
+        "mean_norm": {str(k): round(v, 4) for k, v in norms.items()},
+    }
+    write_json_atomic(data, output)
+    log.info("residual norms in %.1f s: %s", time.perf_counter() - started, data["mean_norm"])
+    return data
+
+
+def run_steering_effects(
+    model: Mapping,
+    corpus: str,
+    layer: int,
+    vector_file: str,
+    norms_file: str,
+    settings: Mapping,
+    cross_emotions: Sequence[str],
+    outputs: Mapping[str, str],
+    threads: int = 1,
+) -> dict:
+    """Self-steering of every emotion and the cross-emotion matrix at the analysis layer."""
+    import pandas as pd
+
+    from .store import write_json_atomic
+
+    started = time.perf_counter()
+    loaded = _load(model, threads)
+    vectors = _read_vectors(vector_file)
+    emotions = list(vectors)
+    cross = [e for e in cross_emotions if e in vectors]
+    prompt = _prompt(loaded, settings)
+    strength = float(settings["strength"])
+    baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, emotions)
+    words = [list(dict.fromkeys([e, *cross])) if e in cross else [e] for e in emotions]
+    run = SteeringRun(layer, emotions, [strength] * len(emotions), words)
+    norm = _read_norms(norms_file)[layer]
+    table = pd.DataFrame(
+        steering_effects(
+            loaded.model,
+            loaded.tokenizer,
+            prompt,
+            run,
+            vectors,
+            norm,
+            baseline,
+            settings["batch_size"],
+        )
+    )
+    table["baseline_logprob"] = table["word"].map(baseline)
+    self_table = table[table["emotion"] == table["word"]].sort_values("change", ascending=False)
+    self_table.to_csv(outputs["self_table"], index=False)
+    matrix = (
+        table[table["emotion"].isin(cross)]
+        .pivot(index="emotion", columns="word", values="change")
+        .reindex(index=cross, columns=cross)
+    )
+    matrix.to_csv(outputs["cross_table"])
+    plot_self(self_table, loaded.spec.key, layer, strength, outputs["self_figure"])
+    plot_cross(matrix, loaded.spec.key, layer, strength, outputs["cross_figure"])
+    change = self_table.set_index("emotion")["change"]
+    headline = {
+        "model": loaded.spec.key,
+        "corpus": corpus,
+        "layer": layer,
+        "strength": strength,
+        "n_emotions": len(change),
+        "self_positive_share": round(float((change > 0).mean()), 4),
+        "self_median": round(float(change.median()), 4),
+        "self_min": round(float(change.min()), 4),
+        "self_max": round(float(change.max()), 4),
+        "self_min_emotion": str(change.idxmin()),
+        "self_max_emotion": str(change.idxmax()),
+    }
+    write_json_atomic(headline, outputs["json"])
+    log.info("steering effects in %.1f s: %s", time.perf_counter() - started, headline)
+    if len(cross) > 1:
+        diag = np.diag(matrix.to_numpy())
+        col_best = (matrix.to_numpy().argmax(axis=0) == np.arange(len(cross))).mean()
+        log.info(
+            "cross matrix: mean diagonal %.2f, mean off-diagonal %.2f, own vector raises a "
+            "word most for %.0f%% of words",
+            diag.mean(),
+            (matrix.to_numpy().sum() - diag.sum()) / (len(cross) ** 2 - len(cross)),
+            100 * col_best,
+        )
+    return headline
+
+
+def run_strength_sweep(
+    model: Mapping,
+    layer: int,
+    vector_file: str,
+    norms_file: str,
+    settings: Mapping,
+    emotions: Sequence[str],
+    output_table: str,
+    output_figure: str,
+    threads: int = 1,
+) -> None:
+    """The self effect of a few emotions over a range of strengths (0 = unsteered)."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    loaded = _load(model, threads)
+    vectors = _read_vectors(vector_file)
+    emotions = [e for e in emotions if e in vectors]
+    prompt = _prompt(loaded, settings)
+    baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, emotions)
+    strengths = [float(s) for s in settings["sweep_strengths"]]
+    pairs = [(e, s) for e in emotions for s in strengths]
+    run = SteeringRun(layer, [e for e, _ in pairs], [s for _, s in pairs], [[e] for e, _ in pairs])
+    rows = steering_effects(
+        loaded.model,
+        loaded.tokenizer,
+        prompt,
+        run,
+        vectors,
+        _read_norms(norms_file)[layer],
+        baseline,
+        settings["batch_size"],
+    )
+    rows += [
+        {
+            "layer": layer,
+            "emotion": e,
+            "strength": 0.0,
+            "word": e,
+            "logprob": baseline[e],
+            "change": 0.0,
+        }
+        for e in emotions
+    ]
+    table = pd.DataFrame(rows).sort_values(["emotion", "strength"])
+    table.to_csv(output_table, index=False)
+    plot_strength_sweep(table, loaded.spec.key, layer, output_figure)
+    log.info("strength sweep in %.1f s", time.perf_counter() - started)
+
+
+def run_layer_sweep(
+    model: Mapping,
+    layers: Sequence[int],
+    vector_files: Sequence[str],
+    norms_file: str,
+    settings: Mapping,
+    emotions: Sequence[str],
+    analysis_layer: int,
+    output_table: str,
+    output_figure: str,
+    threads: int = 1,
+) -> None:
+    """The self effect of the given emotions, steered at each of `layers` in turn."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    loaded = _load(model, threads)
+    prompt = _prompt(loaded, settings)
+    norms = _read_norms(norms_file)
+    strength = float(settings["strength"])
+    baseline = None
+    rows = []
+    for layer, path in zip(layers, vector_files, strict=True):
+        vectors = _read_vectors(path)
+        chosen = [e for e in emotions if e in vectors]
+        if baseline is None:
+            baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, chosen)
+        run = SteeringRun(layer, chosen, [strength] * len(chosen), [[e] for e in chosen])
+        rows += steering_effects(
+            loaded.model,
+            loaded.tokenizer,
+            prompt,
+            run,
+            vectors,
+            norms[layer],
+            baseline,
+            settings["batch_size"],
+        )
+    table = pd.DataFrame(rows)
+    table.to_csv(output_table, index=False)
+    plot_layer_sweep(table, loaded.spec.key, strength, analysis_layer, output_figure)
+    log.info("layer sweep in %.1f s", time.perf_counter() - started)
+
+
+def run_generations(
+    model: Mapping,
+    layer: int,
+    vector_file: str,
+    norms_file: str,
+    settings: Mapping,
+    emotions: Sequence[str],
+    output_table: str,
+    output_html: str,
+    threads: int = 1,
+) -> None:
+    """Greedy completions of neutral prompts, unsteered and steered toward each emotion."""
+    import pandas as pd
+
+    started = time.perf_counter()
+    loaded = _load(model, threads)
+    vectors = _read_vectors(vector_file)
+    emotions = [e for e in emotions if e in vectors]
+    strength = float(settings["generation_strength"])
+    deltas = steering_deltas(
+        np.stack([vectors[e] for e in emotions]), strength, _read_norms(norms_file)[layer]
+    )
+    conditions = [("(none)", None), *zip(emotions, deltas, strict=True)]
+    rows = steered_generations(
+        loaded.model,
+        loaded.tokenizer,
+        settings["generation_prompts"],
+        loaded.spec.chat,
+        layer,
+        conditions,
+        settings["max_new_tokens"],
+    )
+    table = pd.DataFrame(rows)
+    table.insert(2, "strength", [0.0 if r["steering"] == "(none)" else strength for r in rows])
+    table.to_csv(output_table, index=False)
+    wide = table.pivot(index="steering", columns="prompt", values="completion")
+    wide = wide.reindex(index=[c for c, _ in conditions], columns=settings["generation_prompts"])
+    title = (
+        f"Steered generations: {loaded.spec.key}, layer {layer}, strength {strength:g} "
+        f"(every position), greedy, {settings['max_new_tokens']} new tokens"
+    )
+    style = (
+        "<style>body{font-family:sans-serif;font-size:13px}td,th{padding:4px 8px;"
+        "vertical-align:top;text-align:left;border-bottom:1px solid #ddd;max-width:28em}</style>"
+    )
+    Path(output_html).write_text(
+        f"<html><head><meta charset='utf-8'>{style}</head><body><h2>{html.escape(title)}</h2>"
+        f"{wide.to_html(escape=True, border=0)}</body></html>\n"
+    )
+    log.info("generations in %.1f s", time.perf_counter() - started)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_self(self_table, model: str, layer: int, strength: float, path) -> None:
+    """Sorted horizontal bars: the change in log-probability of each emotion's own word."""
+    plt = _pyplot()
+    data = self_table.sort_values("change")
+    n = len(data)
+    fig, ax = plt.subplots(figsize=(7, max(3.5, 0.14 * n + 1.4)))
+    colors = np.where(data["change"] > 0, "#c0392b", "#2c7fb8")
+    ax.barh(range(n), data["change"], color=colors)
+    ax.set_yticks(range(n), data["emotion"], fontsize=7 if n > 40 else 9)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("change in log-probability of the emotion's own word")
+    ax.xaxis.set_ticks_position("both")
+    ax.tick_params(axis="x", labeltop=True)
+    positive = (data["change"] > 0).mean()
+    ax.set_title(
+        f'Self-steering on "He feels ___": {model}, layer {layer}, strength {strength:g}\n'
+        f"{positive:.0%} of {n} emotions raised",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_cross(matrix, model: str, layer: int, strength: float, path) -> None:
+    """Heatmap of the change in each word's log-probability (columns) under each steering
+    vector (rows), coloured on a scale centred at 0."""
+    plt = _pyplot()
+    values = matrix.to_numpy(dtype=float)
+    n = len(matrix)
+    limit = float(np.nanmax(np.abs(values))) if values.size else 1.0
+    fig, ax = plt.subplots(figsize=(max(5, 0.3 * n + 3), max(4.5, 0.3 * n + 2)))
+    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    ax.set_xticks(range(n), matrix.columns, rotation=90, fontsize=8)
+    ax.set_yticks(range(n), matrix.index, fontsize=8)
+    ax.set_xlabel("word scored after 'He feels'")
+    ax.set_ylabel("steering vector")
+    fig.colorbar(image, ax=ax, shrink=0.8, label="change in log-probability")
+    ax.set_title(f"Cross-steering: {model}, layer {layer}, strength {strength:g}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_strength_sweep(table, model: str, layer: int, path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for emotion, group in table.groupby("emotion", sort=False):
+        ax.plot(group["strength"], group["change"], marker="o", label=emotion)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(0, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xlabel("steering strength (x mean residual norm)")
+    ax.set_ylabel("change in log-prob of own word")
+    ax.set_title(f"Strength sweep: {model}, layer {layer}", fontsize=10)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_layer_sweep(table, model: str, strength: float, analysis_layer: int, path) -> None:
+    plt = _pyplot()
+    by_layer = table.groupby("layer")["change"]
+    mean, positive = by_layer.mean(), by_layer.apply(lambda c: (c > 0).mean())
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    ax.plot(mean.index, mean.values, marker="o", color="#c0392b", label="mean self effect")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(
+        analysis_layer, color="grey", linestyle="--", label=f"analysis layer {analysis_layer}"
+    )
+    ax.set_xlabel("steered layer")
+    ax.set_ylabel("mean change in log-prob of own word")
+    twin = ax.twinx()
+    twin.plot(
+        positive.index,
+        100 * positive.values,
+        marker="s",
+        color="#2c7fb8",
+        alpha=0.6,
+        label="emotions raised (%)",
+    )
+    twin.set_ylim(0, 105)
+    twin.set_ylabel("emotions raised (%)")
+    n = table["emotion"].nunique()
+    ax.set_title(f"Layer sweep: {model}, {n} emotions, strength {strength:g}", fontsize=10)
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,172 @@
+"""Steering hooks, "He feels" scoring and the steering rules, on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from emotion_vectors.models import decoder_layers
+from emotion_vectors.steering import (
+    he_feels_prompt,
+    steer,
+    steering_deltas,
+    word_ids,
+    word_logprobs,
+)
+
+from .conftest import MODEL, run_snakemake
+
+LAYER = 6
+
+
+def _block_output(model, ids, layer):
+    """The output of decoder block `layer` (1-based) for `ids`, via a capturing hook."""
+    seen = {}
+
+    def capture(_module, _inputs, output):
+        seen["h"] = (output[0] if isinstance(output, tuple) else output).clone()
+
+    handle = decoder_layers(model)[layer - 1].register_forward_hook(capture)
+    try:
+        with torch.inference_mode():
+            model.base_model(input_ids=ids, use_cache=False)
+    finally:
+        handle.remove()
+    return seen["h"]
+
+
+def _ids(smollm2, texts):
+    rows = [smollm2.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    n = min(len(r) for r in rows)
+    return torch.tensor([r[:n] for r in rows])
+
+
+def test_steering_deltas_are_unit_vectors_times_strength_times_norm():
+    v = np.array([[3.0, 4.0], [0.0, -2.0]])
+    d = steering_deltas(v, [2.0, -1.0], residual_norm=10.0)
+    np.testing.assert_allclose(d, [[12.0, 16.0], [0.0, 10.0]])
+
+
+def test_hook_adds_exactly_the_delta_at_the_chosen_positions_per_row(smollm2):
+    model = smollm2.model
+    ids = _ids(smollm2, ["The bus leaves at nine from the stop.", "Water boils at one hundred."])
+    width = model.config.hidden_size
+    rng = np.random.default_rng(0)
+    deltas = steering_deltas(rng.normal(size=(2, width)), [1.0, 0.5], residual_norm=50.0)
+    positions = torch.zeros(ids.shape, dtype=torch.bool)
+    positions[0, :3] = True  # row 0: first three tokens
+    positions[1, 2] = True  # row 1: one token
+    plain = _block_output(model, ids, LAYER)
+    # The capturing hook is registered after the steering hook, so it sees the steered output.
+    with steer(model, LAYER, deltas, positions):
+        steered = _block_output(model, ids, LAYER)
+    expected = plain.clone()
+    for row in range(2):
+        expected[row, positions[row]] += torch.tensor(deltas[row], dtype=plain.dtype)
+    torch.testing.assert_close(steered, expected, rtol=0, atol=1e-4)
+    assert not torch.equal(steered, plain)
+    # Nothing left behind: the model is unsteered again.
+    torch.testing.assert_close(_block_output(model, ids, LAYER), plain, rtol=0, atol=0)
+
+
+def test_steering_changes_later_layers_only_through_the_chosen_layer(smollm2):
+    model = smollm2.model
+    ids = _ids(smollm2, ["The bus leaves at nine from the stop."])
+    delta = np.ones(model.config.hidden_size) * 3.0
+    before = _block_output(model, ids, LAYER - 1)
+    with steer(model, LAYER, delta):
+        torch.testing.assert_close(_block_output(model, ids, LAYER - 1), before, rtol=0, atol=0)
+
+
+def test_hook_is_removed_even_when_the_forward_raises(smollm2):
+    model = smollm2.model
+    block = decoder_layers(model)[LAYER - 1]
+    before = len(block._forward_hooks)
+    wrong = np.zeros((3, model.config.hidden_size))  # three rows for a batch of one
+    ids = _ids(smollm2, ["Water boils at one hundred."])
+    with (
+        pytest.raises(ValueError, match="3 steering rows"),
+        steer(model, LAYER, wrong),
+        torch.inference_mode(),
+    ):
+        model.base_model(input_ids=ids, use_cache=False)
+    assert len(block._forward_hooks) == before
+    with pytest.raises(RuntimeError, match="boom"), steer(model, LAYER, wrong[0]):
+        raise RuntimeError("boom")
+    assert len(block._forward_hooks) == before
+
+
+def _reference_logprob(model, prompt, word, layer=None, delta=None):
+    """Full forward of prompt + word, steering the prompt positions only."""
+    ids = torch.tensor([list(prompt) + list(word)])
+    positions = torch.zeros(ids.shape, dtype=torch.bool)
+    positions[0, : len(prompt)] = True
+    ctx = steer(model, layer, delta, positions) if delta is not None else None
+    with torch.inference_mode():
+        if ctx is None:
+            logits = model(input_ids=ids).logits
+        else:
+            with ctx:
+                logits = model(input_ids=ids).logits
+    logp = torch.log_softmax(logits.float(), dim=-1)[0]
+    return sum(float(logp[len(prompt) - 1 + t, word[t]]) for t in range(len(word)))
+
+
+def test_multi_token_word_logprob_is_the_sum_of_its_token_logprobs(smollm2):
+    model, tok = smollm2.model, smollm2.tokenizer
+    prompt = he_feels_prompt(tok, chat=True, question="How does he feel?", answer_prefix="He feels")
+    assert tok.decode(prompt).endswith("He feels")
+    words = [word_ids(tok, w) for w in ["nostalgic", "at ease", "happy"]]
+    assert len(words[0]) > 1 and len(words[1]) > 1 and len(words[2]) == 1
+    got = word_logprobs(model, prompt, [words])[0]
+    for word, value in zip(words, got, strict=True):
+        assert value == pytest.approx(_reference_logprob(model, prompt, word), abs=1e-3)
+
+    # Steered, one vector per condition, prompt positions only.
+    rng = np.random.default_rng(1)
+    deltas = steering_deltas(rng.normal(size=(2, model.config.hidden_size)), 1.0, 400.0)
+    steered = word_logprobs(model, prompt, [words, words[:2]], LAYER, deltas)
+    for row, delta in enumerate(deltas):
+        for word, value in zip(words, steered[row], strict=False):
+            expected = _reference_logprob(model, prompt, word, LAYER, delta)
+            assert value == pytest.approx(expected, abs=1e-3)
+    assert steered[0][0] != pytest.approx(got[0], abs=1e-2)
+
+
+@pytest.mark.slow
+def test_steering_rules_on_the_embedded_model(tmp_path):
+    import yaml
+
+    emotions = ["happy", "sad", "angry", "calm", "afraid", "loving", "desperate", "proud"]
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "emotions": emotions,
+                "layers": [10, 20],
+                "steering": {"sweep_strengths": [-1.0, 1.0], "max_new_tokens": 8},
+            }
+        )
+    )
+    run_snakemake(tmp_path, "--configfile", str(config))
+    folder = tmp_path / "results" / MODEL / "templates"
+    headline = json.loads((folder / "steering" / "steering.json").read_text())
+    assert headline["n_emotions"] == len(emotions)
+    assert headline["layer"] == 20
+    # The honest claim: steering toward an emotion raises its own word for most emotions.
+    assert headline["self_positive_share"] >= 0.75, headline
+    assert headline["self_median"] > 0
+    cross = pd.read_csv(folder / "steering" / "cross.csv", index_col=0)
+    # The cross subset is config/emotions/seed-30.txt (in its order) within the run.
+    assert sorted(cross.index) == sorted(emotions) and list(cross.columns) == list(cross.index)
+    sweep = pd.read_csv(folder / "steering" / "layer_sweep.csv")
+    assert sorted(sweep["layer"].unique()) == [10, 20]
+    lens = json.loads((folder / "lens" / "lens.json").read_text())
+    assert set(lens) == {"model", "corpus", "layer", "top_k", "hit_rate", "n_emotions", "hits"}
+    assert lens["n_emotions"] == len(emotions)
+    for name in ("self.png", "cross.png", "strength_sweep.png", "layer_sweep.png"):
+        assert (folder / "steering" / name).stat().st_size > 10_000
