@@ -57,6 +57,18 @@ def vector_files(model, corpus):
     ]
 
 
+def analysis_json(kind):
+    """Input function: the per-corpus headline JSON of one analysis, in CORPORA order."""
+
+    def inputs(wildcards):
+        return [
+            f"{RESULTS}/{wildcards.model}/{corpus}/{kind}/{kind}.json"
+            for corpus in CORPORA
+        ]
+
+    return inputs
+
+
 # Each analysis rule file registers a function (model, corpus) -> [paths] here, so the
 # default target grows with the analyses without this file knowing them.
 ANALYSIS_TARGETS = []

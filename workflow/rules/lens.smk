@@ -1,14 +1,6 @@
 # lens analyses (per model and corpus, downstream of the cached vectors): every emotion
 # vector read through the model's own final norm and unembedding.
-from emotion_vectors.config import validate_schema
-
-# The $ref'd section schemas get no defaults from the top-level validation; fill them here.
-try:
-    LENS = validate_schema(
-        dict(RUN.settings["lens"]), "lens.schema.yaml", f"{CONFIG_LABEL}: lens"
-    )
-except ConfigError as err:
-    sys.exit(f"emotion-vectors: configuration error: {err}")
+LENS = RUN.settings["lens"]
 
 LENS_DIR = f"{RESULTS}/{{model}}/{{corpus}}/lens"
 LENS_TARGETS = [

@@ -1,18 +1,6 @@
 # Headline numbers per model and the cross-model comparison page.
 
 
-def analysis_json(kind):
-    """Per-corpus headline JSON of one analysis, in CORPORA order."""
-
-    def inputs(wildcards):
-        return [
-            f"{RESULTS}/{wildcards.model}/{corpus}/{kind}/{kind}.json"
-            for corpus in CORPORA
-        ]
-
-    return inputs
-
-
 rule summary:
     input:
         meta=lambda w: [paths.vector_meta_file(RESULTS, w.model, c) for c in CORPORA],

@@ -2,15 +2,10 @@
 # experiment is its own rule and gets only the settings it reads, so changing one setting
 # reruns only the rules that use it; the mean residual norms are per model and never
 # depend on a steering setting.
-from emotion_vectors.config import read_emotion_list, resolve_path, validate_schema
+from emotion_vectors.config import read_emotion_list, resolve_path
 
-# The $ref'd section schemas get no defaults from the top-level validation; fill them here.
+STEERING = RUN.settings["steering"]
 try:
-    STEERING = validate_schema(
-        dict(RUN.settings["steering"]),
-        "steering.schema.yaml",
-        f"{CONFIG_LABEL}: steering",
-    )
     STEERING_CROSS = [
         e
         for e in read_emotion_list(resolve_path(STEERING["cross_emotions"]))
