@@ -36,7 +36,8 @@ wildcard_constraints:
 
 def rule_name(prefix, model):
     """Snakemake rule names are identifiers; model keys may hold '-' and '.'."""
-    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in model)
+    ident = "".join(c if c.isalnum() else "_" for c in model)
+    return f"{prefix}_{ident}"
 
 
 def passage_files(wildcards):
