@@ -37,7 +37,12 @@ def test_default_config_is_the_full_study():
 def test_empty_config_gets_schema_defaults():
     cfg: dict = {}
     run = load_run_config(cfg)
-    assert cfg["extraction"] == {"batch_size": 16, "max_length": 512, "pool_start": 0}
+    assert cfg["extraction"] == {
+        "batch_size": 16,
+        "max_length": 512,
+        "pool_from": "after_emotion",
+        "pool_start": 0,
+    }
     assert cfg["vectors"] == {"neutral_variance": 0.5}
     assert len(run.emotions) == 171
 

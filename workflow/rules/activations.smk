@@ -19,7 +19,7 @@ rule extract_activations:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/extract_activations.log",
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: MODEL_THREADS
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],

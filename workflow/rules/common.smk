@@ -24,6 +24,9 @@ except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 RESULTS = "results"
+# Threads of a model-loading job. Snakemake caps a job's threads at --cores, so a laptop
+# run uses what it is given; torch gains little beyond this on small models.
+MODEL_THREADS = 8
 CORPORA = ["templates"]
 
 

@@ -66,7 +66,7 @@ rule logit_lens:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/logit_lens.log",
     conda:
         "../../environment.yml"
-    threads: workflow.cores
+    threads: MODEL_THREADS
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
