@@ -198,7 +198,9 @@ def write_comparison(summary_files: Sequence[str], csv_out: str, html_out: str) 
 
 def comparison_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(label)}</th>" for _, label in COLUMNS)
-    verdict_cols = [c for c in df.columns if c.startswith("holds:")]
+    # In the order of the seed write-up's three results.
+    order = ["holds:valence_geometry", "holds:logit_lens", "holds:steering"]
+    verdict_cols = [c for c in order if c in df.columns]
     for c in verdict_cols:
         head += f"<th>{html.escape(c.split(':', 1)[1].replace('_', ' '))}</th>"
     body = []
