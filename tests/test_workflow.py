@@ -33,15 +33,15 @@ def _extraction(workdir):
 def incremental(tmp_path_factory):
     """Run three emotions, run again, then add a fourth emotion and run once more."""
     work = tmp_path_factory.mktemp("incremental")
-    first = run_snakemake(work, "--configfile", _config(work, ["happy", "sad", "calm"]))
+    first = run_snakemake(work, "vectors", "--configfile", _config(work, ["happy", "sad", "calm"]))
     snapshot = {
         p.name: p.read_bytes()
         for p in (work / "results" / MODEL / "templates" / "activations").glob("*.parquet")
     }
     report_first = _extraction(work)
-    again = run_snakemake(work, "--configfile", _config(work, ["happy", "sad", "calm"]))
+    again = run_snakemake(work, "vectors", "--configfile", _config(work, ["happy", "sad", "calm"]))
     cfg = _config(work, ["happy", "sad", "calm", "at ease"])
-    added = run_snakemake(work, "--configfile", cfg)
+    added = run_snakemake(work, "vectors", "--configfile", cfg)
     return {
         "work": work,
         "first": first,
@@ -111,7 +111,9 @@ def test_adding_an_emotion_computes_only_that_emotion(incremental):
 
 
 def test_incremental_run_equals_a_clean_run(incremental, tmp_path):
-    run_snakemake(tmp_path, "--configfile", _config(tmp_path, ["happy", "sad", "calm", "at ease"]))
+    run_snakemake(
+        tmp_path, "vectors", "--configfile", _config(tmp_path, ["happy", "sad", "calm", "at ease"])
+    )
     for layer in LAYERS:
         for denoised in (True, False):
             a = load_vectors(

@@ -78,12 +78,19 @@ def analysis_json(kind):
 ANALYSIS_TARGETS = []
 
 
-def all_targets():
+def vector_targets():
     targets = []
     for model in RUN.models:
         for corpus in CORPORA:
             targets += vector_files(model, corpus)
             targets.append(paths.vector_meta_file(RESULTS, model, corpus))
+    return targets
+
+
+def all_targets():
+    targets = vector_targets()
+    for model in RUN.models:
+        for corpus in CORPORA:
             for targets_of in ANALYSIS_TARGETS:
                 targets += targets_of(model, corpus)
     return targets
