@@ -305,7 +305,9 @@ def load_run_config(
         if key not in all_models:
             known = ", ".join(sorted(all_models))
             raise ConfigError(
-                label, f"models[{i}]", f"unknown model {key!r}; {models_path} declares: {known}"
+                label,
+                f"models[{i}]",
+                f"unknown model {key!r}; {config['models_file']} declares: {known}",
             )
     if len(set(config["models"])) != len(config["models"]):
         raise ConfigError(label, "models", "a model is listed twice")
