@@ -66,7 +66,9 @@ rule logit_lens:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/logit_lens.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,

@@ -50,7 +50,9 @@ rule residual_norms:
         f"{RESULTS}/logs/{{model}}/residual_norms.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
     script:
@@ -101,7 +103,9 @@ rule steering_effects:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_effects.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
@@ -133,7 +137,9 @@ rule steering_strength_sweep:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_strength_sweep.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
@@ -168,7 +174,9 @@ rule steering_layer_sweep:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_layer_sweep.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: STEERING_LAYERS[w.model],
@@ -201,7 +209,9 @@ rule steering_generations:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/steering_generations.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layer=lambda w: RUN.models[w.model].layer_for_analysis,
