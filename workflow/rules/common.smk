@@ -54,13 +54,15 @@ def model_params(model):
 
 
 # What each job that loads a model asks for (memory, GPUs, runtime, partition), from
-# config/models.yaml; every model-loading rule declares `resources: **MODEL_RESOURCES` and
-# `threads: model_threads`. `gpu` is both SLURM's --gpus and, in a local run, the token
-# that profiles/default limits to one (one model on the accelerator at a time).
+# config/models.yaml: the model-loading rules take their resources from MODEL_RESOURCES
+# and their threads from model_threads. `gpu` is both SLURM's --gpus and, in a local run,
+# the token that profiles/default limits to one (one model on the accelerator at a time).
 JOB_RESOURCES = {m: job_resources(spec) for m, spec in RUN.models.items()}
 
 
 def model_threads(wildcards):
+    # SLURM's --cpus-per-task. Snakemake caps threads at --cores (and --max-threads), so a
+    # laptop run uses what it is given.
     return JOB_RESOURCES[wildcards.model].cpus
 
 
