@@ -47,7 +47,7 @@ down() {
   stop_pidfile "$dir/munge/munged.pid" munged
   if [ "$(readlink "$runconf" 2>/dev/null)" = "$conf" ]; then
     rm -f "$runconf"
-    rmdir "$(dirname "$runconf")" 2>/dev/null || true
+    rmdir /run/slurm/conf /run/slurm 2>/dev/null || true
   fi
   rm -rf "$dir"
 }
