@@ -317,9 +317,7 @@ def load_run_config(
     overrides = {k: config[k] for k in ("dtype", "device") if config.get(k)}
     if overrides:
         models = {k: replace(spec, **overrides) for k, spec in models.items()}
-        if overrides.get("dtype") == "float16" and any(
-            s.device == "cpu" for s in models.values()
-        ):
+        if overrides.get("dtype") == "float16" and any(s.device == "cpu" for s in models.values()):
             raise ConfigError(
                 label, "dtype", "float16 on the cpu has partial kernels in PyTorch; use bfloat16"
             )
