@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 
 import numpy as np
 import pytest
@@ -37,7 +38,7 @@ def test_our_layer_l_is_llama_cpp_direction_l_minus_1():
     assert llama_cpp_index(20) == 19
     assert llama_cpp_index(30) == 29
     assert [our_layer(llama_cpp_index(L)) for L in range(2, 31)] == list(range(2, 31))
-    with pytest.raises(ValueError, match="layer 1 has no llama.cpp control vector slot"):
+    with pytest.raises(ValueError, match=r"layer 1 has no llama\.cpp control vector slot"):
         llama_cpp_index(1)
 
 
@@ -120,7 +121,7 @@ def test_files_llama_cpp_would_refuse_are_refused(tmp_path, tensors, problem):
 
 
 def test_the_writer_refuses_a_direction_0(tmp_path):
-    with pytest.raises(ValueError, match="direction.0"):
+    with pytest.raises(ValueError, match=r"direction\.0"):
         write_control_vector(tmp_path / "x.gguf", {0: np.ones(4, np.float32)}, "tiny")
     assert not list(tmp_path.iterdir())
 
@@ -178,12 +179,16 @@ class LlamaCpp:
     """The same GGUF file in llama.cpp, with a control vector set through the C API."""
 
     def __init__(self, gguf_path: str):
-        llama_cpp = pytest.importorskip("llama_cpp")
+        if os.environ.get("EMOTION_VECTORS_REQUIRE_LLAMA_CPP") == "1":
+            import llama_cpp  # CI: a missing binding is a failure, not a skip
+        else:
+            llama_cpp = pytest.importorskip(
+                "llama_cpp", reason="WITH_LLAMA_CPP=1 ./bootstrap.sh install provides it"
+            )
         self.api = llama_cpp
         self.llm = llama_cpp.Llama(
             model_path=gguf_path, n_ctx=256, n_threads=2, seed=0, verbose=False
         )
-        self.n_layers = self.llm.model.n_layer if hasattr(self.llm.model, "n_layer") else N_LAYERS
 
     def logprobs(self, ids, buffer=None, il_start=1, il_end=N_LAYERS) -> np.ndarray:
         """Next-token log-probabilities after `ids`; `buffer` (from ControlVector.buffer)
@@ -194,13 +199,14 @@ class LlamaCpp:
         else:
             self._keep = np.ascontiguousarray(buffer, dtype=np.float32)
             ptr = self._keep.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-            rc = self.api.llama_set_adapter_cvec(
-                ctx, ptr, self._keep.size, WIDTH, il_start, il_end
-            )
+            rc = self.api.llama_set_adapter_cvec(ctx, ptr, self._keep.size, WIDTH, il_start, il_end)
         assert rc == 0
         self.llm.reset()
         self.llm.eval(list(ids))
-        return _log_softmax(self.llm.scores[self.llm.n_tokens - 1])
+        # The last position's logits, read from the context (Llama.scores keeps them only
+        # with logits_all).
+        logits = self.api.llama_get_logits_ith(ctx, -1)
+        return _log_softmax(np.ctypeslib.as_array(logits, shape=(self.llm.n_vocab(),)))
 
 
 def _torch_logprobs(model, ids, deltas: dict[int, np.ndarray] | None = None) -> np.ndarray:
@@ -218,14 +224,17 @@ def _torch_logprobs(model, ids, deltas: dict[int, np.ndarray] | None = None) -> 
 
 
 def _compare(torch_change, llama_change, base, k=20):
-    """Largest disagreement in the change of log-probability over the tokens that matter:
-    the top k before and after steering on either side."""
+    """(largest, median) disagreement in the change of log-probability, and the largest
+    change, over the tokens that matter: the top k before and after steering on either
+    side. llama.cpp multiplies Q4_1 weights with 8-bit quantised activations, so even
+    unsteered the two disagree by ~0.25 nat on these tokens; steering is judged against
+    the effect it has (up to ~20 nats here) and against the one-layer-off alternatives."""
     tokens = set()
     for lp in (base, base + torch_change, base + llama_change):
         tokens |= set(np.argsort(lp)[-k:].tolist())
     tokens = sorted(tokens)
     diff = np.abs(torch_change[tokens] - llama_change[tokens])
-    return float(diff.max()), float(np.abs(torch_change[tokens]).max())
+    return float(diff.max()), float(np.median(diff)), float(np.abs(torch_change[tokens]).max())
 
 
 @pytest.fixture(scope="module")
@@ -236,9 +245,7 @@ def both(exported, smollm2):
     where = locate_weights(smollm2.spec)
     llama = LlamaCpp(f"{where.folder}/{where.gguf_file}")
     settings = load_run_config({"emotions": EMOTIONS}).settings["steering"]
-    ids = he_feels_prompt(
-        smollm2.tokenizer, True, settings["question"], settings["answer_prefix"]
-    )
+    ids = he_feels_prompt(smollm2.tokenizer, True, settings["question"], settings["answer_prefix"])
     base_torch = _torch_logprobs(smollm2.model, ids)
     base_llama = llama.logprobs(ids)
     return {
@@ -263,24 +270,28 @@ def _changes(both, cv, strength, torch_layers, il_start=1, il_end=N_LAYERS):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("emotion", EMOTIONS)
-def test_llama_cpp_moves_log_probs_as_pytorch_steering_does(both, emotion, record_property):
+def test_llama_cpp_moves_log_probs_as_pytorch_steering_does(both, emotion):
     """The analysis-layer file at strength 1.0 in llama.cpp changes the next-token
-    log-probabilities as our steering at layer 20 does; shifted by one layer it does not."""
+    log-probabilities as our steering at layer 20 does; one layer off it does not."""
     path = paths.control_vector_file(both["results"], MODEL, emotion, layer=ANALYSIS)
     cv = read_control_vector(path)
     torch_change, llama_change = _changes(both, cv, 1.0, [ANALYSIS - 1])
-    error, effect = _compare(torch_change, llama_change, both["base_torch"])
-    record_property("max_error_nats", error)
-    print(f"{emotion}: largest steering effect {effect:.2f} nats, llama.cpp vs torch {error:.3f}")
+    error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
+    print(
+        f"{emotion}: effect up to {effect:.2f} nats; "
+        f"llama.cpp vs torch {error:.3f} (median {median:.3f})"
+    )
     assert effect > 1.0  # the steering does something worth comparing
-    assert error < 0.1
+    assert error < 0.5 and median < 0.25
 
-    # The classic bug: the same direction one block late (or early) in PyTorch.
+    # The classic bug: the same direction one block late (or early).
     for wrong in (ANALYSIS + 1, ANALYSIS - 1):
         shifted = _torch_logprobs(both["model"], both["ids"], {wrong: cv.directions[19]})
-        wrong_error, _ = _compare(shifted - both["base_torch"], llama_change, both["base_torch"])
-        print(f"  steered at layer {wrong} in torch instead: {wrong_error:.3f} nats")
-        assert wrong_error > 3 * max(error, 0.05), wrong
+        wrong_error, wrong_median, _ = _compare(
+            shifted - both["base_torch"], llama_change, both["base_torch"]
+        )
+        print(f"  torch at layer {wrong} instead: {wrong_error:.3f} (median {wrong_median:.3f})")
+        assert wrong_error > max(1.5, 4 * error), wrong
 
 
 @pytest.mark.slow
@@ -298,25 +309,29 @@ def test_a_file_numbered_like_hidden_states_does_not_match(both, tmp_path):
         _torch_logprobs(both["model"], both["ids"], {ANALYSIS: cv.directions[ANALYSIS - 1]})
         - both["base_torch"]
     )
-    error, _ = _compare(torch_change, llama_change, both["base_torch"])
-    print(f"shifted file vs torch at layer {ANALYSIS}: {error:.3f} nats")
-    assert error > 0.3
+    error, median, _ = _compare(torch_change, llama_change, both["base_torch"])
+    print(
+        f"direction.{ANALYSIS} file vs torch at layer {ANALYSIS}: {error:.3f} (median {median:.3f})"
+    )
+    assert error > 1.5
 
 
 @pytest.mark.slow
 def test_every_layer_at_once_and_the_layer_range(both):
     """The all-layer file: every direction at once (small strength) agrees with PyTorch
-    steering all 29 layers; restricted to one block with the layer range it equals the
+    steering all 29 layers; restricted to one block with the layer range it acts like the
     single-layer file."""
     cv = read_control_vector(paths.control_vector_file(both["results"], MODEL, "happy"))
     torch_change, llama_change = _changes(both, cv, 0.05, sorted(cv.directions))
-    error, effect = _compare(torch_change, llama_change, both["base_torch"])
-    print(f"all layers at 0.05: effect {effect:.2f} nats, llama.cpp vs torch {error:.3f}")
-    assert effect > 0.5
-    assert error < 0.1
+    error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
+    print(f"all layers at 0.05: effect {effect:.2f} nats; error {error:.3f} (median {median:.3f})")
+    assert effect > 1.0
+    assert error < 0.75 and median < 0.25
 
     index = llama_cpp_index(ANALYSIS)
     torch_change, llama_change = _changes(both, cv, 1.0, [index], il_start=index, il_end=index)
-    error, effect = _compare(torch_change, llama_change, both["base_torch"])
-    print(f"layer range {index} {index}: effect {effect:.2f}, error {error:.3f}")
-    assert effect > 1.0 and error < 0.1
+    error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
+    print(
+        f"layer range {index} {index}: effect {effect:.2f}; error {error:.3f} (median {median:.3f})"
+    )
+    assert effect > 1.0 and error < 0.5
