@@ -39,6 +39,14 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# WITH_LLAMA_CPP=1: also llama-cpp-python, for the tests that load the exported control
+# vectors in llama.cpp (CI sets it; elsewhere those tests skip). There is no wheel on PyPI:
+# pip compiles llama.cpp (about 20 CPU-minutes on this project's machines), so it is opt-in.
+if [ "${WITH_LLAMA_CPP:-0}" = 1 ] && ! python -c "import llama_cpp" 2>/dev/null; then
+  echo "bootstrap.sh: building llama-cpp-python (compiles llama.cpp, once)" >&2
+  python -m pip install --quiet -e ".[llamacpp]"
+fi
+
 command=${1:-run}
 shift || true
 case "$command" in

@@ -8,7 +8,7 @@ so the Snakefile can print a single line and stop before any job runs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,11 +246,11 @@ def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
                 f"models.{key}.analysis_layer",
                 f"layer {layer} is outside the model's range 1..{n}",
             )
-        if entry.get("device") == "cpu" and entry.get("dtype") in ("float16", "bfloat16"):
+        if entry.get("device") == "cpu" and entry.get("dtype") == "float16":
             raise ConfigError(
                 label,
                 f"models.{key}.dtype",
-                f"{entry['dtype']} on the cpu is slow and inexact in PyTorch; use float32 or auto",
+                "float16 on the cpu has partial kernels in PyTorch; use float32, bfloat16 or auto",
             )
         known = {f for f in ModelSpec.__dataclass_fields__ if f not in ("key", "extra")}
         specs[key] = ModelSpec(
@@ -312,6 +312,15 @@ def load_run_config(
     if len(set(config["models"])) != len(config["models"]):
         raise ConfigError(label, "models", "a model is listed twice")
     models = {k: all_models[k] for k in config["models"]}
+    # `--config dtype=... device=...` overrides every model's entry for this run (e.g. all
+    # in float32 on a GPU, to compare with a CPU run); the cache keys follow the dtype.
+    overrides = {k: config[k] for k in ("dtype", "device") if config.get(k)}
+    if overrides:
+        models = {k: replace(spec, **overrides) for k, spec in models.items()}
+        if overrides.get("dtype") == "float16" and any(s.device == "cpu" for s in models.values()):
+            raise ConfigError(
+                label, "dtype", "float16 on the cpu has partial kernels in PyTorch; use bfloat16"
+            )
 
     if isinstance(config["emotions"], list):
         emotions = check_emotions(config["emotions"], label)

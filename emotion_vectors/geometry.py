@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .norms import norms_for, read_arousal_csv, read_vader_lexicon, vader_source
-from .store import read_vector_matrix, write_json_atomic
+from .store import read_metadata, read_vector_matrix, write_json_atomic
 from .vectors import cosine_matrix
 
 log = logging.getLogger("emotion_vectors")
@@ -319,6 +319,8 @@ def geometry_tables(
         "model": model,
         "corpus": corpus,
         "layer": layer,
+        # The precision of the activations the vectors come from (no model runs here).
+        **{k: read_metadata(vector_file).get(k) for k in ("dtype", "device")},
         "explained_variance": [float(v) for v in result.explained],
         "valence": {
             "pearson": _finite_or_none(valence.pearson),

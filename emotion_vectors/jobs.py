@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from . import corpus as corpus_mod
 from .config import ConfigError, ModelSpec, emotion_from_slug, read_neutral, read_templates
-from .models import ModelUnavailable
+from .models import ModelUnavailable, activation_cache_dtype
 from .store import (
     activation_table,
     link_or_copy,
@@ -117,6 +117,8 @@ def extract_activations(
     cache_dir = Path(cache)
     fingerprint = {
         **spec.fingerprint(),
+        # The resolved compute dtype: `auto` means bfloat16 on one machine, float32 on another.
+        "dtype": activation_cache_dtype(spec.dtype, spec.device),
         "layers": list(layers),
         "batch_size": extraction["batch_size"],
         "max_length": extraction["max_length"],
@@ -261,6 +263,8 @@ def compute_vectors(
             "layer": layer,
             "neutral_components": result.subspace.k,
             "neutral_variance_removed": round(result.subspace.total_explained, 6),
+            "dtype": source.get("dtype"),
+            "device": source.get("device"),
         }
         write_parquet_atomic(
             vector_table(result.emotions, result.raw, result.denoised, meta), outputs[layer]

@@ -257,6 +257,8 @@ def run_lens(
         "corpus": corpus,
         "layer": layer,
         "top_k": top_k,
+        "device": loaded.device,
+        "dtype": loaded.dtype,
         "hit_rate": round(analysis.hit_rate, 4),
         "n_emotions": len(analysis.emotions),
         "hits": [e for e, hit in zip(analysis.emotions, analysis.hits, strict=True) if hit],

@@ -41,14 +41,32 @@ def cache_root() -> Path:
 
 
 def available_devices() -> dict[str, bool]:
+    """Which devices this process can use, and whether each runs bfloat16 natively.
+
+    `cuda_bf16` is true on Ampere and newer GPUs; `mps_bf16` needs macOS 14 and a PyTorch
+    build that supports it, so it is probed with a tiny computation rather than guessed."""
     import torch
 
     mps = getattr(torch.backends, "mps", None)
+    cuda = torch.cuda.is_available()
+    has_mps = bool(mps and mps.is_available())
     return {
-        "cuda": torch.cuda.is_available(),
-        "mps": bool(mps and mps.is_available()),
+        "cuda": cuda,
+        "cuda_bf16": bool(cuda and torch.cuda.is_bf16_supported()),
+        "mps": has_mps,
+        "mps_bf16": has_mps and _mps_runs_bfloat16(),
         "cpu": True,
     }
+
+
+def _mps_runs_bfloat16() -> bool:
+    import torch
+
+    try:
+        x = torch.ones((2, 2), dtype=torch.bfloat16, device="mps")
+        return bool((x @ x).sum().item() == 8)
+    except (RuntimeError, TypeError):
+        return False
 
 
 def resolve_device(requested: str, available: dict[str, bool] | None = None) -> str:
@@ -61,16 +79,49 @@ def resolve_device(requested: str, available: dict[str, bool] | None = None) -> 
     return requested
 
 
-def resolve_dtype(requested: str, device: str) -> str:
-    """`auto` is float32 on cpu and mps (small models, exact maths) and bfloat16 on cuda.
-    Half precision on the CPU is slow and inaccurate in PyTorch, so it is refused."""
+def resolve_dtype(requested: str, device: str, available: dict[str, bool] | None = None) -> str:
+    """The compute dtype on `device`.
+
+    `auto` is bfloat16 on a cuda GPU that supports it (half the memory, the precision
+    the large models were trained in) and float32 everywhere else: on older GPUs float16
+    would be the only half type, and its range overflows in some models (Gemma); on mps
+    bfloat16 depends on the macOS and PyTorch versions, and the small models a Mac runs
+    fit in float32, which also matches CPU results. An explicit dtype is honoured where
+    the device runs it: bfloat16 on the cpu works (slowly unless the CPU has bfloat16
+    instructions) and is how the reduced-precision path is tested without a GPU;
+    float16 on the cpu is refused (partial kernels, no gain over bfloat16)."""
+    if requested == "float32":
+        return requested
+    if device == "cpu":
+        if requested == "float16":
+            raise ModelUnavailable(
+                "dtype float16 on the cpu is not supported; use float32, bfloat16 or auto"
+            )
+        return "float32" if requested == "auto" else requested
+    if requested == "float16":
+        return requested
+    if requested == "auto" and device == "mps":
+        return "float32"
+    available = available_devices() if available is None else available
+    native = bool(available.get(f"{device}_bf16"))
     if requested == "auto":
-        return "bfloat16" if device == "cuda" else "float32"
-    if device == "cpu" and requested in ("float16", "bfloat16"):
+        return "bfloat16" if native else "float32"
+    if not native:
         raise ModelUnavailable(
-            f"dtype {requested} on the cpu is not supported; use float32 or dtype: auto"
+            f"dtype bfloat16 is not supported by this {device} device; "
+            "use float32, float16 or dtype: auto"
         )
     return requested
+
+
+def activation_cache_dtype(requested: str, device: str) -> str:
+    """The dtype as it enters activation cache keys: the resolved compute dtype, so a run on
+    a GPU never reuses a CPU run's float32 entries as bfloat16 ones (or mixes the two).
+    float32 keeps the name `auto` that every float32 entry written before dtypes were
+    resolved carries, so existing caches stay valid."""
+    available = available_devices()
+    resolved = resolve_dtype(requested, resolve_device(device, available), available)
+    return "auto" if resolved == "float32" else resolved
 
 
 def torch_dtype(name: str) -> Any:
@@ -212,8 +263,9 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
     package and path sources. Raises ModelUnavailable with instructions when it cannot."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device = resolve_device(device or spec.device)
-    dtype = resolve_dtype(dtype or spec.dtype, device)
+    available = available_devices()
+    device = resolve_device(device or spec.device, available)
+    dtype = resolve_dtype(dtype or spec.dtype, device, available)
     where = locate_weights(spec)
     common: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
     if where.is_hub and spec.revision:

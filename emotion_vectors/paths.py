@@ -9,6 +9,8 @@ results/
   <model>/<corpus>/extraction.json               what the last extraction computed
   <model>/<corpus>/vectors/layer-<L>.parquet     raw and denoised vectors of layer L
   <model>/<corpus>/vectors/meta.json             layers, analysis layer, denoising
+  <model>/<corpus>/llamacpp/<emotion>.gguf        llama.cpp control vector, every layer
+  <model>/<corpus>/llamacpp/layer-<L>/<emotion>.gguf   ... the analysis layer alone
 """
 
 from __future__ import annotations
@@ -48,3 +50,21 @@ def vector_file(results: str | Path, model: str, layer: int, corpus: str = DEFAU
 
 def vector_meta_file(results: str | Path, model: str, corpus: str = DEFAULT_CORPUS) -> Path:
     return Path(results) / model / corpus / "vectors" / "meta.json"
+
+
+def control_vector_file(
+    results: str | Path,
+    model: str,
+    emotion: str,
+    corpus: str = DEFAULT_CORPUS,
+    layer: int | None = None,
+) -> Path:
+    """An emotion's llama.cpp control vector: every layer, or (`layer`) that layer alone."""
+    folder = Path(results) / model / corpus / "llamacpp"
+    if layer is not None:
+        folder = folder / f"layer-{layer}"
+    return folder / f"{emotion_slug(emotion)}.gguf"
+
+
+def control_vector_manifest(results: str | Path, model: str, corpus: str = DEFAULT_CORPUS) -> Path:
+    return Path(results) / model / corpus / "llamacpp" / "export.json"

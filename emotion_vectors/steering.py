@@ -350,6 +350,8 @@ def run_residual_norms(model: Mapping, neutral_file: str, output: str, threads: 
     data = {
         "model": loaded.spec.key,
         "neutral_passages": len(texts),
+        "device": loaded.device,
+        "dtype": loaded.dtype,
         "mean_norm": {str(k): round(v, 4) for k, v in norms.items()},
     }
     write_json_atomic(data, output)
@@ -413,6 +415,8 @@ def run_steering_effects(
         "corpus": corpus,
         "layer": layer,
         "strength": strength,
+        "device": loaded.device,
+        "dtype": loaded.dtype,
         "n_emotions": len(change),
         "self_positive_share": round(float((change > 0).mean()), 4),
         "self_median": round(float(change.median()), 4),

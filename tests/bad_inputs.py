@@ -142,8 +142,8 @@ CASES = [
         "a dtype the device cannot do",
         {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
         "models.tiny.dtype",
-        "bfloat16 on the cpu",
-        files={"m.yaml": MODEL_HEAD + "    device: cpu\n    dtype: bfloat16\n"},
+        "float16 on the cpu",
+        files={"m.yaml": MODEL_HEAD + "    device: cpu\n    dtype: float16\n"},
         file="m.yaml",
     ),
 ]

@@ -14,7 +14,7 @@ from emotion_vectors.activations import (
     pooled_forward,
     tokenize,
 )
-from emotion_vectors.models import ModelUnavailable, decoder_layers, resolve_device, resolve_dtype
+from emotion_vectors.models import decoder_layers
 
 TEXTS = [
     "Maria set the bags on the counter and felt calm as she read the note.",
@@ -36,19 +36,6 @@ def test_length_sorted_batches_cover_everything_once():
     lengths = [5, 1, 9, 3, 7]
     batches = length_sorted_batches(lengths, 2)
     assert batches == [[1, 3], [0, 4], [2]]
-
-
-def test_device_and_dtype_resolution():
-    only_cpu = {"cuda": False, "mps": False, "cpu": True}
-    assert resolve_device("auto", only_cpu) == "cpu"
-    assert resolve_device("auto", {"cuda": False, "mps": True, "cpu": True}) == "mps"
-    assert resolve_device("auto", {"cuda": True, "mps": True, "cpu": True}) == "cuda"
-    with pytest.raises(ModelUnavailable, match="'cuda' was requested"):
-        resolve_device("cuda", only_cpu)
-    assert resolve_dtype("auto", "cpu") == "float32"
-    assert resolve_dtype("auto", "cuda") == "bfloat16"
-    with pytest.raises(ModelUnavailable, match="bfloat16 on the cpu"):
-        resolve_dtype("bfloat16", "cpu")
 
 
 def _reference(model, tokenizer, text):
