@@ -110,6 +110,7 @@ def write_summary(
     lens_files: Mapping[str, str],
     steering_files: Mapping[str, str],
     output: str,
+    generalisation_file: str | None = None,
 ) -> dict:
     """results/<model>/summary.json: per corpus headline numbers, the default corpus first
     and also at the top level for quick reading."""
@@ -137,6 +138,14 @@ def write_summary(
         **corpora[first],
         "corpora": corpora,
     }
+    generalisation = _read(generalisation_file)
+    if generalisation:
+        # Corpus agreement, implicit-scenario accuracy and valence r per corpus.
+        summary["generalisation"] = {
+            k: generalisation.get(k)
+            for k in ("analysis_layer", "per_corpus", "agreement", "better_on_scenarios")
+            if k in generalisation
+        }
     write_json_atomic(summary, output)
     return summary
 

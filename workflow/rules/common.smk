@@ -25,7 +25,9 @@ except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 RESULTS = "results"
-CORPORA = ["templates"]
+# The corpora of this run (config `corpora`), side by side under results/<model>/<corpus>/.
+CORPORA = RUN.corpora
+STORY_WRITER = RUN.settings["stories"].get("writer_spec")
 
 
 wildcard_constraints:
@@ -39,6 +41,17 @@ def rule_name(prefix, model):
     """Snakemake rule names are identifiers; model keys may hold '-' and '.'."""
     ident = "".join(c if c.isalnum() else "_" for c in model)
     return f"{prefix}_{ident}"
+
+
+def extraction_settings(corpus):
+    """Stories have no emotion word to pool after: pool from their own token offset."""
+    if corpus == "stories":
+        return {
+            **RUN.settings["extraction"],
+            "pool_from": "passage_start",
+            "pool_start": RUN.settings["stories"]["pool_start"],
+        }
+    return RUN.settings["extraction"]
 
 
 def passage_files(wildcards):
