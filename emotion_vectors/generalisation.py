@@ -70,7 +70,7 @@ def score_scenarios(
     acts = np.asarray(activations, dtype=np.float64)
     acts = acts - acts.mean(axis=0)
     scores = acts[keep] @ _unit(vectors).T
-    truth = np.array([list(emotions).index(lab) for lab, k in zip(labels, keep) if k])
+    truth = np.array([list(emotions).index(lab) for lab in labels if lab in emotions])
     order = np.argsort(-scores, axis=1)
     rank = np.argmax(order == truth[:, None], axis=1)  # 0 = top-1
     n = len(emotions)
@@ -182,7 +182,9 @@ def generalisation(
     if scenario_file:
         scen = pq.read_table(scenario_file)
         labels = scen.column("emotion").to_pylist()
+        ids = scen.column("passage_id").to_pylist()
         candidates = [e for e in dict.fromkeys(labels) if e in common]
+        cand_set = set(candidates)
         scen_acts = read_activation_layers(scenario_file, layers)
     rows, passages = [], []
     agreement_at_layer = None
@@ -194,20 +196,20 @@ def generalisation(
             mats[c] = matrix[[index[e] for e in common]]
         for c in corpora:
             row = {"layer": layer, "corpus": c}
-            row.update({f"valence_{k}": v for k, v in valence_pc1(common, mats[c], valence).items()})
+            pc1 = valence_pc1(common, mats[c], valence)
+            row.update({f"valence_{k}": v for k, v in pc1.items()})
             if scen is not None and len(candidates) >= 2:
                 cand = mats[c][[common.index(e) for e in candidates]]
                 s = score_scenarios(scen_acts[layer], labels, candidates, cand)
                 row.update({k: s[k] for k in ("top1", "top3", "chance_top1", "chance_top3")})
                 row["candidates"], row["passages"] = s["candidates"], s["passages"]
                 if layer == analysis_layer:
-                    kept = [lab for lab in labels if lab in candidates]
-                    ids = [
-                        p
-                        for p, lab in zip(scen.column("passage_id").to_pylist(), labels)
-                        if lab in candidates
+                    scored = [
+                        (p, lab) for p, lab in zip(ids, labels, strict=True) if lab in cand_set
                     ]
-                    for pid, lab, rank, pred in zip(ids, kept, s["rank"], s["predicted"]):
+                    for (pid, lab), rank, pred in zip(
+                        scored, s["rank"], s["predicted"], strict=True
+                    ):
                         passages.append(
                             {
                                 "corpus": c,
@@ -320,7 +322,7 @@ def plot_accuracy(by_layer, corpora, analysis_layer, model, output) -> None:
     ax.axvline(analysis_layer, color="k", lw=0.5, ls=":")
     ax.set_xlabel("layer")
     ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.03)  # top-3 is often exactly 1
     ax.legend(fontsize=7)
     ax = axes[1]
     for c in corpora:
@@ -329,7 +331,9 @@ def plot_accuracy(by_layer, corpora, analysis_layer, model, output) -> None:
     if "agreement_diagonal" in by_layer:
         sub = by_layer[by_layer["corpus"] == corpora[0]]
         ax.plot(sub["layer"], sub["agreement_diagonal"], "-", color="tab:green", label="cos same")
-        ax.plot(sub["layer"], sub["agreement_off_diagonal"], ":", color="tab:green", label="cos other")
+        ax.plot(
+            sub["layer"], sub["agreement_off_diagonal"], ":", color="tab:green", label="cos other"
+        )
     ax.axvline(analysis_layer, color="k", lw=0.5, ls=":")
     ax.set_xlabel("layer")
     ax.set_title("|r| PC1 vs valence; template-story cosine")

@@ -189,6 +189,9 @@ class Throughput:
     stories: int = 0
     new_tokens: int = 0
     seconds: float = 0.0
+    # CPU time of this process: on a shared machine wall time says more about the other
+    # jobs than about the writer; CPU seconds per token carry over to a quiet machine.
+    cpu_seconds: float = 0.0
 
 
 def generate_batch(
@@ -256,7 +259,7 @@ def write_emotion(
                 )
                 prompts.append(chat + opening)
                 openings.append(opening)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             texts, n_new = generate_batch(
                 model,
                 tokenizer,
@@ -265,6 +268,7 @@ def write_emotion(
                 batch_seed(settings.seed, emotion, attempt, b // settings.batch_size),
             )
             throughput.seconds += time.perf_counter() - t0
+            throughput.cpu_seconds += time.process_time() - c0
             throughput.new_tokens += n_new
             throughput.stories += len(batch)
             generated += len(batch)
@@ -392,6 +396,8 @@ def write_story_passages(
                 "stories_generated": throughput.stories,
                 "new_tokens": throughput.new_tokens,
                 "generation_seconds": round(throughput.seconds, 2),
+                "generation_cpu_seconds": round(throughput.cpu_seconds, 2),
+                "threads": threads,
                 "tokens_per_second": round(throughput.new_tokens / throughput.seconds, 1)
                 if throughput.seconds
                 else None,
@@ -413,6 +419,9 @@ def read_stories(path: str | Path) -> pd.DataFrame:
     return df
 
 
+_FILES = ("topics", "synonyms")
+
+
 def writer_settings(section: Mapping) -> WriterSettings:
     """WriterSettings from the config's stories section (files already resolved)."""
     from .config import read_lines, read_synonyms
@@ -420,7 +429,7 @@ def writer_settings(section: Mapping) -> WriterSettings:
     return WriterSettings(
         topics=tuple(read_lines(Path(section["topics"]), "topics file")),
         synonyms={e: tuple(w) for e, w in read_synonyms(Path(section["synonyms"])).items()},
-        **{k: section[k] for k in WriterSettings.__dataclass_fields__ if k not in ("topics", "synonyms")},
+        **{k: section[k] for k in WriterSettings.__dataclass_fields__ if k not in _FILES},
     )
 
 

@@ -112,6 +112,23 @@ def analysis_json(kind):
     return inputs
 
 
+# The implicit-scenario passages of the generalisation test (None: test off).
+SCENARIOS = RUN.settings["generalisation"]["scenarios"]
+
+
+def generalisation_inputs(wildcards):
+    inputs = {
+        f"{corpus}_{layer}": paths.vector_file(RESULTS, wildcards.model, layer, corpus)
+        for corpus in CORPORA
+        for layer in RUN.layers[wildcards.model]
+    }
+    if SCENARIOS:
+        inputs["scenarios"] = (
+            f"{RESULTS}/{wildcards.model}/generalisation/scenario_activations.parquet"
+        )
+    return inputs
+
+
 # Each analysis rule file registers a function (model, corpus) -> [paths] here, so the
 # default target grows with the analyses without this file knowing them.
 ANALYSIS_TARGETS = []

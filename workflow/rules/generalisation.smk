@@ -2,8 +2,6 @@
 # stories), accuracy on implicit scenarios, valence against human norms; every corpus side
 # by side. The scenario passages go through the model once (one small job per model).
 
-SCENARIOS = RUN.settings["generalisation"]["scenarios"]
-
 
 rule scenario_activations:
     input:
@@ -20,19 +18,6 @@ rule scenario_activations:
         layers=lambda w: RUN.layers[w.model],
     script:
         "../scripts/scenario_activations.py"
-
-
-def generalisation_inputs(wildcards):
-    inputs = {
-        f"{corpus}_{layer}": paths.vector_file(RESULTS, wildcards.model, layer, corpus)
-        for corpus in CORPORA
-        for layer in RUN.layers[wildcards.model]
-    }
-    if SCENARIOS:
-        inputs["scenarios"] = (
-            f"{RESULTS}/{wildcards.model}/generalisation/scenario_activations.parquet"
-        )
-    return inputs
 
 
 rule generalisation:
