@@ -14,6 +14,8 @@ from .conftest import MODEL, run_snakemake
 pytestmark = pytest.mark.slow
 
 TARGET = f"results/{MODEL}/generalisation/generalisation.json"
+# One thread per model job: two model jobs then share the 2 cores instead of fighting over them.
+THREADS = ["--set-threads", "story_passages=1", "extract_activations=1", "scenario_activations=1"]
 
 
 def _config(workdir, emotions):
@@ -25,7 +27,7 @@ def _config(workdir, emotions):
         "layers": [5, 20],
         "stories": {
             "topics": str(workdir / "topics.txt"),
-            "max_new_tokens": 24,
+            "max_new_tokens": 16,
             "batch_size": 2,
             "min_words": 3,
             "max_attempts": 2,
@@ -39,11 +41,12 @@ def _config(workdir, emotions):
 @pytest.fixture(scope="module")
 def story_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("stories")
-    run_snakemake(work, TARGET, "--configfile", _config(work, ["happy", "sad"]))
+    run_snakemake(work, TARGET, *THREADS, "--configfile", _config(work, ["happy", "sad"]))
     stories = work / "results" / "corpus" / "stories"
     snapshot = {p.name: p.read_bytes() for p in stories.glob("*.parquet")}
     first = json.loads((work / "results" / "corpus" / "stories.json").read_text())
-    run_snakemake(work, TARGET, "--configfile", _config(work, ["happy", "sad", "calm"]))
+    cfg = _config(work, ["happy", "sad", "calm"])
+    run_snakemake(work, TARGET, *THREADS, "--configfile", cfg)
     return {"work": work, "snapshot": snapshot, "first": first}
 
 
