@@ -84,6 +84,26 @@ def _model_resource(name):
     return lambda wildcards: JOB_RESOURCES[wildcards.model].as_snakemake().get(name)
 
 
+# The story writer's job is sized like any job that loads that model; its params leave the
+# sizing out, as model_params does, so a new memory figure does not rewrite the stories.
+if STORY_WRITER:
+    from emotion_vectors.config import ModelSpec
+
+    STORY_RESOURCES = job_resources(ModelSpec(**STORY_WRITER))
+    STORY_WRITER = {
+        **STORY_WRITER,
+        "extra": {
+            k: v for k, v in STORY_WRITER["extra"].items() if k not in SIZING_KEYS
+        },
+    }
+    STORY_THREADS = STORY_RESOURCES.cpus
+    STORY_RESOURCE_ARGS = {
+        k: v for k, v in STORY_RESOURCES.as_snakemake().items() if v is not None
+    }
+else:
+    STORY_THREADS, STORY_RESOURCE_ARGS = 1, {}
+
+
 MODEL_RESOURCES = {
     name: _model_resource(name)
     for name in ("mem_mb", "gpu", "runtime", "slurm_partition", "slurm_extra")

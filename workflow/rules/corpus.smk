@@ -45,7 +45,9 @@ rule story_passages:
         f"{RESULTS}/logs/corpus/story_passages.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: STORY_THREADS
+    resources:
+        **STORY_RESOURCE_ARGS,
     params:
         writer=STORY_WRITER,
         settings={

@@ -12,7 +12,9 @@ rule scenario_activations:
         f"{RESULTS}/logs/{{model}}/scenario_activations.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],
