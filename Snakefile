@@ -41,6 +41,7 @@ include: "workflow/rules/geometry.smk"
 include: "workflow/rules/lens.smk"
 include: "workflow/rules/steering.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/generalisation.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -8,7 +8,7 @@ so the Snakefile can print a single line and stop before any job runs.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,6 +183,63 @@ def read_neutral(path: Path) -> list[str]:
     return [ln for ln in lines if ln and not ln.startswith("#")]
 
 
+def read_lines(path: Path, what: str) -> list[str]:
+    """Non-empty lines that are not comments (#)."""
+    if not path.exists():
+        raise ConfigError(path, "", f"{what} not found")
+    lines = [ln.strip() for ln in path.read_text().splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("#")]
+
+
+def read_dialogues(path: Path) -> list[str]:
+    """Neutral dialogues, one per line, turns separated by " || " (rendered one per line)."""
+    out = []
+    for i, line in enumerate(read_lines(path, "neutral dialogues")):
+        turns = [t.strip() for t in line.split("||")]
+        if len(turns) < 2 or not all(turns):
+            raise ConfigError(path, f"dialogue {i + 1}", "needs at least two turns separated by ||")
+        out.append("\n".join(turns))
+    return out
+
+
+def read_synonyms(path: Path) -> dict[str, list[str]]:
+    """{emotion: [synonym, ...]} from a YAML file with a top-level `synonyms` mapping."""
+    data = read_yaml(path)
+    table = data.get("synonyms") if isinstance(data, dict) else None
+    if not isinstance(table, dict):
+        raise ConfigError(path, "synonyms", "must be a mapping {emotion: [word, ...]}")
+    for emotion, words in table.items():
+        if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
+            raise ConfigError(path, f"synonyms.{emotion}", "must be a list of words or phrases")
+    return {str(e): list(w) for e, w in table.items()}
+
+
+def read_scenarios(path: Path, synonyms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """{emotion: [passage, ...]}; a passage that names its emotion (or an inflection or
+    synonym of it) defeats the test and is refused."""
+    from .wording import find_forbidden, forbidden_pattern
+
+    data = read_yaml(path)
+    table = data.get("scenarios") if isinstance(data, dict) else None
+    if not isinstance(table, dict) or not table:
+        raise ConfigError(path, "scenarios", "must be a mapping {emotion: [passage, ...]}")
+    emotions = check_emotions(list(table), str(path), key="scenarios")
+    for emotion in emotions:
+        passages = table[emotion]
+        if not isinstance(passages, list) or not passages:
+            raise ConfigError(path, f"scenarios.{emotion}", "must be a non-empty list of passages")
+        pattern = forbidden_pattern(emotion, synonyms.get(emotion, ()))
+        for i, text in enumerate(passages):
+            if not isinstance(text, str) or not text.strip():
+                raise ConfigError(path, f"scenarios.{emotion}[{i}]", "must be a passage")
+            word = find_forbidden(text, pattern)
+            if word is not None:
+                raise ConfigError(
+                    path, f"scenarios.{emotion}[{i}]", f"names its emotion ({word!r})"
+                )
+    return {e: [t.strip() for t in table[e]] for e in emotions}
+
+
 # ---------------------------------------------------------------- models
 
 
@@ -278,6 +335,7 @@ class RunConfig:
     neutral: list[str]
     layers: dict[str, list[int]]
     settings: dict
+    corpora: list[str] = field(default_factory=lambda: ["templates"])
 
     @property
     def slugs(self) -> list[str]:
@@ -341,6 +399,14 @@ def load_run_config(
             f"only {len(neutral)} neutral passages; the denoising PCA needs at least 10",
         )
 
+    stories = _story_settings(config, label, all_models, workdir)
+    generalisation = dict(config["generalisation"])
+    if generalisation["scenarios"] is not None:
+        scenarios_path = resolve_path(generalisation["scenarios"], workdir)
+        synonyms = read_synonyms(resolve_path(config["stories"]["synonyms"], workdir))
+        read_scenarios(scenarios_path, synonyms)
+        generalisation["scenarios"] = str(scenarios_path)
+
     layers: dict[str, list[int]] = {}
     for key, spec in models.items():
         if config["layers"] == "all":
@@ -369,5 +435,41 @@ def load_run_config(
             "geometry": dict(config["geometry"]),
             "lens": dict(config["lens"]),
             "steering": dict(config["steering"]),
+            "stories": stories,
+            "generalisation": generalisation,
         },
+        corpora=list(config["corpora"]),
     )
+
+
+def _story_settings(
+    config: dict, label: str, all_models: dict[str, ModelSpec], workdir: Path | None
+) -> dict:
+    """The stories section with its files resolved (and read, when the corpus is used)."""
+    stories = dict(config["stories"])
+    for key in ("topics", "synonyms", "neutral_dialogues"):
+        stories[key] = str(resolve_path(stories[key], workdir))
+    if "stories" not in config["corpora"]:
+        return stories
+    writer = stories["writer"]
+    if writer not in all_models:
+        known = ", ".join(sorted(all_models))
+        raise ConfigError(
+            label,
+            "stories.writer",
+            f"unknown model {writer!r}; {config['models_file']} declares: {known}",
+        )
+    if not all_models[writer].chat:
+        raise ConfigError(
+            label,
+            "stories.writer",
+            f"{writer!r} is not an instruct model (chat: false in {config['models_file']}); "
+            "the writer needs a chat template",
+        )
+    topics = read_lines(Path(stories["topics"]), "topics file")
+    if not topics:
+        raise ConfigError(stories["topics"], "", "no topics (one per line)")
+    read_synonyms(Path(stories["synonyms"]))
+    read_dialogues(Path(stories["neutral_dialogues"]))
+    stories["writer_spec"] = asdict(all_models[writer])
+    return stories

@@ -2,7 +2,9 @@
 
 results/
   corpus/<corpus>/<emotion>.parquet              passages per emotion (model-independent)
-  corpus/neutral.parquet                         the neutral set
+  corpus/neutral.parquet                         the neutral set (neutral_stories.parquet:
+                                                 with the neutral dialogues added)
+  corpus/stories.json                            story writing: rejections, throughput
   <model>/cache/activations/<key>.parquet        content-addressed activation cache
   <model>/<corpus>/activations/<emotion>.parquet pooled activations, one column per layer
   <model>/<corpus>/neutral_activations.parquet   the same for the neutral set
@@ -11,6 +13,7 @@ results/
   <model>/<corpus>/vectors/meta.json             layers, analysis layer, denoising
   <model>/<corpus>/llamacpp/<emotion>.gguf        llama.cpp control vector, every layer
   <model>/<corpus>/llamacpp/layer-<L>/<emotion>.gguf   ... the analysis layer alone
+  <model>/generalisation/                        corpus agreement, implicit scenarios
 """
 
 from __future__ import annotations
@@ -26,8 +29,14 @@ def corpus_file(results: str | Path, emotion: str, corpus: str = DEFAULT_CORPUS)
     return Path(results) / "corpus" / corpus / f"{emotion_slug(emotion)}.parquet"
 
 
-def neutral_corpus_file(results: str | Path) -> Path:
-    return Path(results) / "corpus" / "neutral.parquet"
+def neutral_corpus_file(results: str | Path, corpus: str = DEFAULT_CORPUS) -> Path:
+    """The neutral set of a corpus: the story corpus adds neutral dialogues to it."""
+    name = "neutral" if corpus == DEFAULT_CORPUS else f"neutral_{corpus}"
+    return Path(results) / "corpus" / f"{name}.parquet"
+
+
+def generalisation_dir(results: str | Path, model: str) -> Path:
+    return Path(results) / model / "generalisation"
 
 
 def cache_dir(results: str | Path, model: str) -> Path:

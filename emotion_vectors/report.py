@@ -110,6 +110,7 @@ def write_summary(
     lens_files: Mapping[str, str],
     steering_files: Mapping[str, str],
     output: str,
+    generalisation_file: str | None = None,
 ) -> dict:
     """results/<model>/summary.json: per corpus headline numbers, the default corpus first
     and also at the top level for quick reading."""
@@ -137,6 +138,14 @@ def write_summary(
         **corpora[first],
         "corpora": corpora,
     }
+    generalisation = _read(generalisation_file)
+    if generalisation:
+        # Corpus agreement, implicit-scenario accuracy and valence r per corpus.
+        summary["generalisation"] = {
+            k: generalisation.get(k)
+            for k in ("analysis_layer", "corpora", "per_corpus", "agreement", "better_on_scenarios")
+            if k in generalisation
+        }
     write_json_atomic(summary, output)
     return summary
 
@@ -163,6 +172,7 @@ COLUMNS = [
     ("self_steering_positive_share", "self-steering > 0"),
     ("self_steering_range", "self-steering range"),
     ("steering_strength", "strength"),
+    ("scenario_top1", "implicit scenarios top-1"),
 ]
 
 
@@ -178,11 +188,26 @@ def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 f"{s['self_steering_min']:+.2f} ({s['self_steering_min_emotion']}) .. "
                 f"{s['self_steering_max']:+.2f} ({s['self_steering_max_emotion']})"
             )
+        row["scenario_top1"] = scenario_cell(s.get("generalisation"))
         for name, verdict in (s.get("holds") or {}).items():
             row[f"holds:{name}"] = verdict
         rows.append(row)
     rows.append(dict(SEED_REFERENCE))
     return pd.DataFrame(rows)
+
+
+def scenario_cell(generalisation: Mapping | None) -> str | None:
+    """Top-1 accuracy on the implicit scenarios per corpus, with chance: the comparison
+    page's one look at generalisation beyond the emotion word."""
+    per = (generalisation or {}).get("per_corpus") or {}
+    # JSON files are written with sorted keys: take the run's corpus order when it is known.
+    order = (generalisation or {}).get("corpora") or sorted(per)
+    scored = {c: per[c] for c in order if (per.get(c) or {}).get("top1") is not None}
+    if not scored:
+        return None
+    chance = next(iter(scored.values()))["chance_top1"]
+    parts = ", ".join(f"{c} {e['top1']:.2f}" for c, e in scored.items())
+    return f"{parts} (chance {chance:.2f})"
 
 
 def write_comparison(summary_files: Sequence[str], csv_out: str, html_out: str) -> pd.DataFrame:

@@ -146,6 +146,26 @@ CASES = [
         files={"m.yaml": MODEL_HEAD + "    device: cpu\n    dtype: float16\n"},
         file="m.yaml",
     ),
+    Case(
+        "unknown corpus",
+        {"corpora": ["templates", "novels"]},
+        "corpora.1",
+        "'novels' is not one of",
+    ),
+    Case(
+        "story writer that is not an instruct model",
+        {"corpora": ["stories"], "stories": {"writer": "gemma-3-270m"}},
+        "stories.writer",
+        "not an instruct model",
+    ),
+    Case(
+        "implicit scenario that names its emotion",
+        {"generalisation": {"scenarios": "{dir}/s.yaml"}},
+        "scenarios.sad[1]",
+        "names its emotion ('sadly')",
+        files={"s.yaml": "scenarios:\n  sad:\n    - The rain fell.\n    - She smiled sadly.\n"},
+        file="s.yaml",
+    ),
 ]
 
 

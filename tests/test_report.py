@@ -72,6 +72,15 @@ def test_summary_and_comparison_files(tmp_path):
         "geometry": GEOMETRY,
         "lens": LENS,
         "steering": STEERING,
+        "generalisation": {
+            "analysis_layer": 20,
+            "corpora": ["templates", "stories"],
+            "per_corpus": {
+                "templates": {"top1": 0.5, "top3": 0.8, "chance_top1": 1 / 12},
+                "stories": {"top1": 0.25, "top3": 0.6, "chance_top1": 1 / 12},
+            },
+            "better_on_scenarios": "templates",
+        },
     }.items():
         files[name] = tmp_path / f"{name}.json"
         files[name].write_text(json.dumps(data))
@@ -85,6 +94,7 @@ def test_summary_and_comparison_files(tmp_path):
         {"templates": files["lens"]},
         {"templates": files["steering"]},
         out,
+        generalisation_file=files["generalisation"],
     )
     on_disk = json.loads(out.read_text())
     assert on_disk == json.loads(json.dumps(summary))
@@ -96,4 +106,6 @@ def test_summary_and_comparison_files(tmp_path):
     assert pd.read_csv(tmp_path / "c.csv").shape[0] == 2
     page = (tmp_path / "c.html").read_text()
     assert "20 / 30" in page and "4/5" in page and "does not hold" in page
+    assert on_disk["generalisation"]["better_on_scenarios"] == "templates"
+    assert "templates 0.50, stories 0.25 (chance 0.08)" in page
     assert "+3.00 (loving)" in page and "llama-3.2-1b-instruct (seed write-up)" in page

@@ -7,7 +7,7 @@
 rule extract_activations:
     input:
         passages=passage_files,
-        neutral=paths.neutral_corpus_file(RESULTS),
+        neutral=lambda w: paths.neutral_corpus_file(RESULTS, w.corpus),
     output:
         activations=[
             str(paths.activation_file(RESULTS, "{model}", e, "{corpus}"))
@@ -25,7 +25,7 @@ rule extract_activations:
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],
-        extraction=RUN.settings["extraction"],
+        extraction=lambda w: extraction_settings(w.corpus),
         cache=lambda w: str(paths.cache_dir(RESULTS, w.model)),
     script:
         "../scripts/extract_activations.py"

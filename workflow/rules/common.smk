@@ -25,7 +25,9 @@ except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 RESULTS = "results"
-CORPORA = ["templates"]
+# The corpora of this run (config `corpora`), side by side under results/<model>/<corpus>/.
+CORPORA = RUN.corpora
+STORY_WRITER = RUN.settings["stories"].get("writer_spec")
 
 
 wildcard_constraints:
@@ -39,6 +41,17 @@ def rule_name(prefix, model):
     """Snakemake rule names are identifiers; model keys may hold '-' and '.'."""
     ident = "".join(c if c.isalnum() else "_" for c in model)
     return f"{prefix}_{ident}"
+
+
+def extraction_settings(corpus):
+    """Stories have no emotion word to pool after: pool from their own token offset."""
+    if corpus == "stories":
+        return {
+            **RUN.settings["extraction"],
+            "pool_from": "passage_start",
+            "pool_start": RUN.settings["stories"]["pool_start"],
+        }
+    return RUN.settings["extraction"]
 
 
 def passage_files(wildcards):
@@ -71,6 +84,26 @@ def _model_resource(name):
     return lambda wildcards: JOB_RESOURCES[wildcards.model].as_snakemake().get(name)
 
 
+# The story writer's job is sized like any job that loads that model; its params leave the
+# sizing out, as model_params does, so a new memory figure does not rewrite the stories.
+if STORY_WRITER:
+    from emotion_vectors.config import ModelSpec
+
+    STORY_RESOURCES = job_resources(ModelSpec(**STORY_WRITER))
+    STORY_WRITER = {
+        **STORY_WRITER,
+        "extra": {
+            k: v for k, v in STORY_WRITER["extra"].items() if k not in SIZING_KEYS
+        },
+    }
+    STORY_THREADS = STORY_RESOURCES.cpus
+    STORY_RESOURCE_ARGS = {
+        k: v for k, v in STORY_RESOURCES.as_snakemake().items() if v is not None
+    }
+else:
+    STORY_THREADS, STORY_RESOURCE_ARGS = 1, {}
+
+
 MODEL_RESOURCES = {
     name: _model_resource(name)
     for name in ("mem_mb", "gpu", "runtime", "slurm_partition", "slurm_extra")
@@ -96,6 +129,23 @@ def analysis_json(kind):
             for corpus in CORPORA
         ]
 
+    return inputs
+
+
+# The implicit-scenario passages of the generalisation test (None: test off).
+SCENARIOS = RUN.settings["generalisation"]["scenarios"]
+
+
+def generalisation_inputs(wildcards):
+    inputs = {
+        f"{corpus}_{layer}": paths.vector_file(RESULTS, wildcards.model, layer, corpus)
+        for corpus in CORPORA
+        for layer in RUN.layers[wildcards.model]
+    }
+    if SCENARIOS:
+        inputs["scenarios"] = (
+            f"{RESULTS}/{wildcards.model}/generalisation/scenario_activations.parquet"
+        )
     return inputs
 
 

@@ -7,6 +7,7 @@ rule summary:
         geometry=analysis_json("geometry"),
         lens=analysis_json("lens"),
         steering=analysis_json("steering"),
+        generalisation=f"{RESULTS}/{{model}}/generalisation/generalisation.json",
     output:
         f"{RESULTS}/{{model}}/summary.json",
     log:

@@ -10,5 +10,6 @@ with logging_to(snakemake.log[0]):
         geometry_files=dict(zip(corpora, snakemake.input.geometry, strict=True)),
         lens_files=dict(zip(corpora, snakemake.input.lens, strict=True)),
         steering_files=dict(zip(corpora, snakemake.input.steering, strict=True)),
+        generalisation_file=snakemake.input.generalisation,
         output=snakemake.output[0],
     )

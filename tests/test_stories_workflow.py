@@ -1,0 +1,94 @@
+"""The story corpus in a real Snakemake run on the real writer, with a tiny story budget:
+both corpora side by side, adding an emotion writes only its stories, and the
+generalisation measurements come out for both corpora."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from .conftest import MODEL, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+TARGET = f"results/{MODEL}/generalisation/generalisation.json"
+# One thread per model job: two model jobs then share the 2 cores instead of fighting over them.
+THREADS = ["--set-threads", "story_passages=1", "extract_activations=1", "scenario_activations=1"]
+
+
+def _config(workdir, emotions):
+    (workdir / "topics.txt").write_text("waiting for a bus\nbaking bread\n")
+    path = workdir / "stories-config.yaml"
+    cfg = {
+        "corpora": ["templates", "stories"],
+        "emotions": emotions,
+        "layers": [5, 20],
+        "stories": {
+            "topics": str(workdir / "topics.txt"),
+            "max_new_tokens": 16,
+            "batch_size": 2,
+            "min_words": 3,
+            "max_attempts": 2,
+            "pool_start": 2,
+        },
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def story_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("stories")
+    run_snakemake(work, TARGET, *THREADS, "--configfile", _config(work, ["happy", "sad"]))
+    stories = work / "results" / "corpus" / "stories"
+    snapshot = {p.name: p.read_bytes() for p in stories.glob("*.parquet")}
+    first = json.loads((work / "results" / "corpus" / "stories.json").read_text())
+    cfg = _config(work, ["happy", "sad", "calm"])
+    run_snakemake(work, TARGET, *THREADS, "--configfile", cfg)
+    return {"work": work, "snapshot": snapshot, "first": first}
+
+
+def test_stories_are_written_and_obey_the_rule(story_run):
+    import pandas as pd
+
+    from emotion_vectors.wording import find_forbidden, forbidden_pattern
+
+    first = story_run["first"]
+    assert sorted(first["written"]) == ["happy", "sad"]
+    assert first["this_run"]["tokens_per_second"] > 0
+    assert set(first["per_emotion"]) == {"happy", "sad"}
+    for emotion in ("happy", "sad", "calm"):
+        path = story_run["work"] / "results" / "corpus" / "stories" / f"{emotion}.parquet"
+        df = pd.read_parquet(path)
+        assert 1 <= len(df) <= 2
+        assert all(find_forbidden(t, forbidden_pattern(emotion)) is None for t in df["text"])
+
+
+def test_adding_an_emotion_writes_only_its_stories(story_run):
+    work = story_run["work"]
+    report = json.loads((work / "results" / "corpus" / "stories.json").read_text())
+    assert report["written"] == ["calm"]
+    assert set(report["per_emotion"]) == {"happy", "sad", "calm"}  # old stats from the cache
+    folder = work / "results" / "corpus" / "stories"
+    assert story_run["snapshot"]
+    for name, data in story_run["snapshot"].items():
+        assert (folder / name).read_bytes() == data
+
+
+def test_both_corpora_side_by_side_and_measured(story_run):
+    results = story_run["work"] / "results" / MODEL
+    for corpus in ("templates", "stories"):
+        assert (results / corpus / "vectors" / "layer-20.parquet").exists()
+    story_extraction = json.loads((results / "stories" / "extraction.json").read_text())
+    assert story_extraction["computed"] == ["calm"]  # the story activations are cached too
+    out = json.loads((results / "generalisation" / "generalisation.json").read_text())
+    assert out["corpora"] == ["templates", "stories"]
+    assert out["scenario_emotions"] == ["happy", "sad", "calm"]
+    for corpus in ("templates", "stories"):
+        entry = out["per_corpus"][corpus]
+        assert 0 <= entry["top1"] <= entry["top3"] <= 1
+        assert entry["chance_top1"] == pytest.approx(1 / 3)
+    assert out["agreement"]["n"] == 3
+    assert (results / "generalisation" / "accuracy_by_layer.png").stat().st_size > 1000
