@@ -40,6 +40,7 @@ include: "workflow/rules/vectors.smk"
 include: "workflow/rules/geometry.smk"
 include: "workflow/rules/lens.smk"
 include: "workflow/rules/steering.smk"
+include: "workflow/rules/analyses.smk"
 include: "workflow/rules/report.smk"
 
 
