@@ -25,6 +25,7 @@ import numpy as np
 from .steering import (
     PromptPrefix,
     SteeringRun,
+    effect_rows,
     he_feels_prompt,
     plot_cross,
     plot_layer_sweep,
@@ -156,21 +157,11 @@ class SteeringSession:
                 self.prefix,
             ):
                 self.memo[key(row["emotion"], row["strength"], row["word"])] = row["logprob"]
-        rows = []
-        for emotion, strength, ws in zip(run.emotions, run.strengths, run.words, strict=True):
-            for word in ws:
-                value = self.memo[key(emotion, strength, word)]
-                rows.append(
-                    {
-                        "layer": run.layer,
-                        "emotion": emotion,
-                        "strength": strength,
-                        "word": word,
-                        "logprob": value,
-                        "change": value - baseline[word],
-                    }
-                )
-        return rows
+        logprobs = [
+            [self.memo[key(e, s, w)] for w in ws]
+            for e, s, ws in zip(run.emotions, run.strengths, run.words, strict=True)
+        ]
+        return effect_rows(run, logprobs, baseline)
 
 
 def steering_effects_job(

@@ -376,8 +376,17 @@ def steering_effects(
         batch_size,
         prefix,
     )
+    return effect_rows(run, lps, baseline)
+
+
+def effect_rows(
+    run: SteeringRun, logprobs: Sequence[Sequence[float]], baseline: Mapping[str, float]
+) -> list[dict]:
+    """One row per condition and word of `run`, given its steered log-probabilities."""
     rows = []
-    for emotion, strength, ws, lp in zip(run.emotions, run.strengths, run.words, lps, strict=True):
+    for emotion, strength, ws, lp in zip(
+        run.emotions, run.strengths, run.words, logprobs, strict=True
+    ):
         for word, value in zip(ws, lp, strict=True):
             rows.append(
                 {
