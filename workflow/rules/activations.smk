@@ -19,7 +19,9 @@ rule extract_activations:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/extract_activations.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],

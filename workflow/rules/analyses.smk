@@ -129,7 +129,9 @@ rule model_analyses:
         f"{RESULTS}/logs/{{model}}/{{corpus}}/model_analyses.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
         analysis_layer=lambda w: RUN.models[w.model].layer_for_analysis,

@@ -13,6 +13,7 @@ os.environ.update(
 
 from emotion_vectors import paths
 from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors.resources import SIZING_KEYS, job_resources
 
 # Name the config file(s) the values came from: the default, or those of --configfile.
 CONFIG_LABEL = " + ".join(str(f) for f in workflow.configfiles) or "config"
@@ -24,9 +25,6 @@ except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 RESULTS = "results"
-# Threads of a model-loading job. Snakemake caps a job's threads at --cores, so a laptop
-# run uses what it is given; torch gains little beyond this on small models.
-MODEL_THREADS = 8
 CORPORA = ["templates"]
 
 
@@ -48,7 +46,35 @@ def passage_files(wildcards):
 
 
 def model_params(model):
-    return asdict(RUN.models[model])
+    """The model's entry as its jobs see it. Job sizing (parameters, resources) is left
+    out: a new partition or memory figure must not rerun finished jobs."""
+    params = asdict(RUN.models[model])
+    params["extra"] = {k: v for k, v in params["extra"].items() if k not in SIZING_KEYS}
+    return params
+
+
+# What each job that loads a model asks for (memory, GPUs, runtime, partition), from
+# config/models.yaml: the model-loading rules take their resources from MODEL_RESOURCES
+# and their threads from model_threads. `gpu` is both SLURM's --gpus and, in a local run,
+# the token that profiles/default limits to one (one model on the accelerator at a time).
+JOB_RESOURCES = {m: job_resources(spec) for m, spec in RUN.models.items()}
+
+
+def model_threads(wildcards):
+    # SLURM's --cpus-per-task. Snakemake caps threads at --cores (and --max-threads), so a
+    # laptop run uses what it is given.
+    return JOB_RESOURCES[wildcards.model].cpus
+
+
+def _model_resource(name):
+    # None drops the resource for that model's jobs (e.g. no partition: the default one).
+    return lambda wildcards: JOB_RESOURCES[wildcards.model].as_snakemake().get(name)
+
+
+MODEL_RESOURCES = {
+    name: _model_resource(name)
+    for name in ("mem_mb", "gpu", "runtime", "slurm_partition", "slurm_extra")
+}
 
 
 def activation_files(model, corpus):

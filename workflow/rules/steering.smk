@@ -49,7 +49,9 @@ rule residual_norms:
         f"{RESULTS}/logs/{{model}}/residual_norms.log",
     conda:
         "../../environment.yml"
-    threads: MODEL_THREADS
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
     script:
