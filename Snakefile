@@ -42,6 +42,7 @@ include: "workflow/rules/lens.smk"
 include: "workflow/rules/steering.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/generalisation.smk"
+include: "workflow/rules/analyses.smk"
 include: "workflow/rules/report.smk"
 
 

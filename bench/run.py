@@ -3,6 +3,7 @@ overheads, memory, and the end-to-end run. Writes bench/RESULTS.md.
 
     ./bootstrap.sh bench            # everything (~30 min on 2 cores)
     ./bootstrap.sh bench --quick    # a 30-emotion subset for measure 1, for a first look
+    python bench/run.py --only memory   # one group of measures, as JSON (development)
 
 Every figure is measured in this one run, on this machine, and printed against its target.
 """
@@ -10,6 +11,7 @@ Every figure is measured in this one run, on this machine, and printed against i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -19,12 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emotion_vectors.config import load_run_config, read_emotion_list, read_models  # noqa: E402
+from emotion_vectors.workflow_run import run_snakemake  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
 WORK = ROOT / "bench" / "work"
@@ -33,24 +37,33 @@ ADDED_EMOTION = "wistful"  # not one of the paper's 171
 
 
 def snakemake(workdir: Path, *args: str) -> tuple[float, str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        str(os.cpu_count() or 1),
-        *args,
-    ]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return seconds, proc.stdout + proc.stderr
+    proc = run_snakemake(workdir, *args, cores=os.cpu_count() or 1, timeout=None)
+    return time.perf_counter() - t0, proc.stdout + proc.stderr
+
+
+def rule_seconds(log: str) -> dict[str, float]:
+    """Wall seconds of each rule's jobs (summed per rule) from a snakemake log: a job starts
+    at the timestamp above its `rule X:` / `jobid: N` lines and ends at `Finished jobid: N`.
+    Snakemake stamps whole seconds, so each figure is good to about a second."""
+    stamp, pending, started, names = None, None, {}, {}
+    seconds: dict[str, float] = {}
+    for line in log.splitlines():
+        text = line.strip()
+        if text.startswith("[") and text.endswith("]"):
+            with contextlib.suppress(ValueError):
+                stamp = datetime.strptime(text[1:-1], "%a %b %d %H:%M:%S %Y")
+        elif text.startswith(("rule ", "localrule ")) and text.endswith(":"):
+            pending = text.split(" ", 1)[1][:-1]
+        elif text.startswith("jobid: ") and pending:
+            started[text[7:]], names[text[7:]] = stamp, pending
+            pending = None
+        elif text.startswith("Finished jobid: "):
+            job = text.split()[2]
+            if job in started and stamp is not None:
+                name = names[job]
+                seconds[name] = seconds.get(name, 0.0) + (stamp - started[job]).total_seconds()
+    return seconds
 
 
 def machine() -> str:
@@ -181,6 +194,7 @@ def bench_workflow_runs() -> dict:
     out["noop_s"] = statistics.median(noop)
 
     out["plus_one_s"], log = snakemake(work, "--configfile", str(work / "plus-one.yaml"))
+    out["plus_one_rules"] = rule_seconds(log)
     report = json.loads((work / "results" / MODEL / "templates" / "extraction.json").read_text())
     out["plus_one_computed"] = report["computed"]
     out["plus_one_passages"] = report["passages_forwarded"]
@@ -236,7 +250,8 @@ stats = jobs.extract_activations(
     str(tmp / "neutral.parquet"), [str(tmp / "o" / Path(f).name) for f in files],
     str(tmp / "o" / "n.parquet"), str(tmp / "o" / "x.json"), str(tmp / "cache"))
 print(json.dumps({{"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "passages": stats["passages_forwarded"], "tokens": stats["tokens_forwarded"]}}))
+                  "passages": stats["passages_forwarded"], "tokens": stats["tokens_forwarded"],
+                  "converted": not stats.get("from_conversion_cache", True)}}))
 """
 
 
@@ -248,11 +263,20 @@ def weights_bytes(model: str) -> int:
     return sum(p.numel() * 4 for p in loaded.model.parameters())
 
 
-def bench_memory(model: str, emotions: list[str], long: bool = False) -> dict:
-    # Load once here first, so a first-time GGUF conversion is not what gets measured.
+def bench_memory(
+    model: str, emotions: list[str], long: bool = False, first_load: bool = False
+) -> dict:
+    """Peak RSS of an extraction job in a fresh process. Loaded once here first, so the
+    measured job loads the converted copy; `first_load` measures instead a job that finds
+    no converted copy (an empty conversion cache) and dequantises the GGUF file itself."""
     weights = weights_bytes(model)
     code = MEMORY_SNIPPET.format(root=str(ROOT), model=model, emotions=emotions, long=long)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = dict(os.environ)
+    empty = tempfile.mkdtemp(prefix="bench-conversion-", dir=WORK)
+    if first_load:
+        env["EMOTION_VECTORS_CACHE"] = empty
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    shutil.rmtree(empty, ignore_errors=True)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -267,7 +291,19 @@ def bench_memory(model: str, emotions: list[str], long: bool = False) -> dict:
         "limit": limit,
         "passages": data["passages"],
         "tokens": data["tokens"],
+        "converted": data["converted"],
     }
+
+
+def bench_memories() -> list[dict]:
+    seed = read_emotion_list(ROOT / "config" / "emotions" / "seed-30.txt")
+    memory = [bench_memory(MODEL, seed), bench_memory(MODEL, seed, long=True)]
+    try:
+        memory.append(bench_memory("gemma-3-270m", seed[:4]))
+        memory.append(bench_memory("gemma-3-270m", seed[:4], first_load=True))
+    except Exception as err:  # report it, keep the other measures
+        print(f"gemma-3-270m skipped: {err}", file=sys.stderr)
+    return memory
 
 
 # ---------------------------------------------------------------- report
@@ -311,6 +347,15 @@ def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], q
     ]
     for m in memory:
         label = "long passages (~450 tokens)" if m["long"] else "template passages"
+        if m["converted"]:
+            # Not the extraction's own cost: the one-time GGUF dequantisation, shown for
+            # what bounds a model's very first job.
+            lines.append(
+                f"| 4 | (for reference) peak RSS of the same job when it is the model's very"
+                f" first load, {m['model']}: GGUF dequantised and converted once per machine"
+                f" | - | {m['rss'] / 2**30:.2f} GiB | - |"
+            )
+            continue
         lines.append(
             f"| 4 | peak RSS of extraction, {m['model']}, {m['emotions']} emotions, {label} |"
             f" ≤ 2 × {m['weights'] / 2**30:.2f} GiB + 1 GiB = {m['limit'] / 2**30:.2f} GiB |"
@@ -322,7 +367,12 @@ def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], q
         f" {runs['report_s']:.0f} s = **{runs['end_to_end_s'] / 60:.1f} min** |"
         f" {verdict(runs['end_to_end_s'] < 600)} |"
     )
+    per_rule = sorted(runs["plus_one_rules"].items(), key=lambda kv: -kv[1])
     lines += [
+        "",
+        "Rules of the add-one-emotion rerun (2b), wall seconds per rule (jobs may overlap): "
+        + ", ".join(f"{name} {sec:.0f}" for name, sec in per_rule)
+        + ".",
         "",
         f"Throughput: workflow {ex['workflow_tokens_per_s']} tokens/s in its forward passes,"
         f" bare loop {ex['bare_tokens_per_s']:.0f} tokens/s including its model load.",
@@ -335,6 +385,12 @@ def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], q
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30 emotions for measure 1")
+    parser.add_argument(
+        "--only",
+        choices=["extraction", "runs", "memory"],
+        help="one group of measures, printed as JSON, for development (RESULTS.md untouched):"
+        " extraction (1), runs (2, 3, 5), memory (4)",
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("TQDM_DISABLE", "1")
@@ -342,6 +398,11 @@ def main() -> None:
         ROOT / "config" / "emotions" / ("seed-30.txt" if args.quick else "all-171.txt")
     )
     desc = machine()
+    if args.only:
+        measure = {"extraction": lambda: bench_extraction(emotions), "runs": bench_workflow_runs}
+        measure["memory"] = bench_memories
+        print(json.dumps(measure[args.only](), indent=1, default=str))
+        return
     print("1/4 extraction vs bare loop ...", file=sys.stderr)
     ex = bench_extraction(emotions)
     print(json.dumps(ex), file=sys.stderr)
@@ -349,12 +410,7 @@ def main() -> None:
     runs = bench_workflow_runs()
     print(json.dumps(runs), file=sys.stderr)
     print("3/4 memory ...", file=sys.stderr)
-    seed = read_emotion_list(ROOT / "config" / "emotions" / "seed-30.txt")
-    memory = [bench_memory(MODEL, seed), bench_memory(MODEL, seed, long=True)]
-    try:
-        memory.append(bench_memory("gemma-3-270m", seed[:4]))
-    except Exception as err:  # report it, keep the other measures
-        print(f"gemma-3-270m skipped: {err}", file=sys.stderr)
+    memory = bench_memories()
     print("4/4 writing bench/RESULTS.md", file=sys.stderr)
     RESULTS_MD.write_text(write_results(desc, ex, runs, memory, args.quick))
     print(RESULTS_MD.read_text())

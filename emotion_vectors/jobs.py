@@ -185,7 +185,13 @@ def _compute_groups(spec, layers, extraction, todo, cache_dir, fingerprint, stat
     t0 = time.perf_counter()
     loaded = load_model(spec)
     stats["model_load_seconds"] = round(time.perf_counter() - t0, 3)
-    stats.update({k: loaded.info[k] for k in ("device", "dtype", "architecture")})
+    stats.update(
+        {
+            k: loaded.info[k]
+            for k in ("device", "dtype", "architecture", "from_conversion_cache")
+            if k in loaded.info
+        }
+    )
     log.info("loaded %s in %.1f s: %s", spec.key, stats["model_load_seconds"], loaded.info)
 
     versions = {"torch": torch.__version__, "python": platform.python_version()}

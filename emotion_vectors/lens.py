@@ -17,6 +17,7 @@ A token "is a form of" an emotion word when their stems agree (see `word_stem`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -62,6 +63,7 @@ MIN_PREFIX = 5
 STOPWORDS = frozenset({"a", "an", "the", "at", "on", "in", "of", "out", "up", "self"})
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def word_stem(word: str) -> str:
     """Lower-case letters of `word`, with common English suffixes stripped, final
     'a'/'e'/'i'/'y' dropped and a final 'er' read as 'r', e.g.
@@ -150,36 +152,66 @@ class LensResult:
         return float(np.mean(self.hits)) if self.hits else float("nan")
 
 
+def top_indices(changes: np.ndarray, top_k: int, largest: bool = True) -> np.ndarray:
+    """[rows, k] indices of each row's k largest (or smallest) values, best first, ties
+    broken by the lower index. torch.topk finds each row's k-th value for all rows at once;
+    every index at or beyond it is then sorted exactly, so ties at the boundary are
+    resolved the same way whatever topk returned."""
+    import torch
+
+    values = np.asarray(changes, dtype=np.float32)
+    if values.ndim == 1:
+        values = values[None]
+    signed = values if largest else -values
+    k = min(top_k, values.shape[1])
+    kth = torch.topk(torch.from_numpy(signed), k, dim=1).values[:, -1].numpy()
+    out = np.empty((len(values), k), dtype=np.int64)
+    for r, (row, threshold) in enumerate(zip(signed, kth, strict=True)):
+        candidates = np.flatnonzero(row >= threshold)
+        out[r] = candidates[np.lexsort((candidates, -row[candidates]))][:k]
+    return out
+
+
 def top_tokens(changes: np.ndarray, decode, top_k: int) -> tuple[list, list]:
     """Top-k promoted and suppressed tokens of one row of logit changes."""
-    k = min(top_k, len(changes))
-    # argpartition finds the k largest / smallest in linear time; only those get sorted.
-    high = np.argpartition(-changes, k - 1)[:k]
-    low = np.argpartition(changes, k - 1)[:k]
-    high = high[np.lexsort((high, -changes[high]))]
-    low = low[np.lexsort((low, changes[low]))]
+    high, low = top_indices(changes, top_k)[0], top_indices(changes, top_k, largest=False)[0]
     up = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in high]
     down = [(int(i), decode(int(i)).strip(), float(changes[i])) for i in low]
     return up, down
 
 
-def logit_lens(emotions: Sequence[str], changes: np.ndarray, decode, top_k: int = 10) -> LensResult:
+def logit_lens(
+    emotions: Sequence[str],
+    changes: np.ndarray,
+    decode,
+    top_k: int = 10,
+    suppressed: bool = True,
+) -> LensResult:
     """Rank tokens by their logit change; an emotion hits when one of its top-k promoted
-    tokens is a form of the emotion word."""
-    promoted, suppressed, hits = [], [], []
-    for emotion, row in zip(emotions, changes, strict=True):
-        up, down = top_tokens(row, decode, top_k)
+    tokens is a form of the emotion word. `suppressed=False` skips the suppressed tokens
+    (left empty), which the hit rate does not need."""
+    changes = np.asarray(changes)
+    high = top_indices(changes, top_k)
+    low = top_indices(changes, top_k, largest=False) if suppressed else None
+    promoted, down_lists, hits = [], [], []
+    for r, (emotion, row) in enumerate(zip(emotions, changes, strict=True)):
+        up = [(int(i), decode(int(i)).strip(), float(row[i])) for i in high[r]]
+        down = (
+            [(int(i), decode(int(i)).strip(), float(row[i])) for i in low[r]]
+            if low is not None
+            else []
+        )
         promoted.append(up)
-        suppressed.append(down)
+        down_lists.append(down)
         hits.append(any(is_form_of(text, emotion) for _, text, _ in up))
-    return LensResult(list(emotions), promoted, suppressed, hits)
+    return LensResult(list(emotions), promoted, down_lists, hits)
 
 
 # ---------------------------------------------------------------- the workflow job
 
 
 def run_lens(
-    model: Mapping,
+    loaded,
     corpus: str,
     layer: int,
     layers: Sequence[int],
@@ -187,34 +219,31 @@ def run_lens(
     top_k: int,
     figure_emotions: Sequence[str],
     outputs: Mapping[str, str],
-    threads: int = 1,
 ) -> dict:
     """The logit lens of every emotion at the analysis layer (tables, figure, headline
-    JSON) and the hit rate at every computed layer."""
+    JSON) and the hit rate at every computed layer, for a loaded model (models.LoadedModel)."""
     import time
 
     import pandas as pd
-    import torch
 
-    from .config import ModelSpec
-    from .models import load_model
     from .store import read_vector_matrix, write_json_atomic
 
     started = time.perf_counter()
-    if threads and threads > 0:
-        torch.set_num_threads(threads)
-    spec = ModelSpec(**model)
-    loaded = load_model(spec)
+    spec = loaded.spec
     norm, unembedding = final_norm(loaded.model), loaded.model.get_output_embeddings()
     tokenizer = loaded.tokenizer
 
+    @functools.cache
     def decode(i: int) -> str:
+        # The same tokens come up for many emotions and layers; decode each once.
         return tokenizer.decode([i])
 
     by_layer, analysis = [], None
     for lay, path in zip(layers, vector_files, strict=True):
         emotions, matrix = read_vector_matrix(path)
-        result = logit_lens(emotions, logit_changes(matrix, norm, unembedding), decode, top_k)
+        changes = logit_changes(matrix, norm, unembedding)
+        # Other layers only need the hit rate, hence only the promoted tokens.
+        result = logit_lens(emotions, changes, decode, top_k, suppressed=lay == layer)
         by_layer.append({"layer": lay, "hit_rate": result.hit_rate, "hits": sum(result.hits)})
         if lay == layer:
             analysis = result

@@ -10,18 +10,20 @@ teacher-forced) after a fixed prompt, steered on the prompt positions only, minu
 same log-probability unsteered. The steered prompt is run once per steering vector and
 its key/value cache is shared by every word scored after it, so a 30 x 30 matrix costs
 31 prompt passes plus one short pass for the words of more than one token.
+
+Below the steered layer every steered prompt pass is the unsteered one: steering only
+changes what block L outputs. So the unsteered prompt is run once (`prompt_prefix`), and
+each steered pass replays its recorded block outputs and key/value entries for blocks
+1..L and computes only blocks L+1..N (`word_logprobs(..., prefix=...)`); the numbers are
+those of the full pass up to float rounding (tests pin the two against each other).
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
-import json
 import logging
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -144,6 +146,130 @@ def word_ids(tokenizer, word: str) -> list[int]:
     return tokenizer(" " + word, add_special_tokens=False)["input_ids"]
 
 
+def _cache_argument(model) -> str:
+    """The keyword the base model's forward takes its key/value cache by: `cache` in
+    recent transformers (which deprecates `past_key_values`), `past_key_values` before."""
+    import inspect
+
+    params = inspect.signature(model.base_model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _cache_of(output):
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+@dataclass
+class PromptPrefix:
+    """The unsteered prompt pass (batch of one): every block's output and every key/value
+    entry a block wrote to the cache, as (layer index, args, kwargs) of `Cache.update`."""
+
+    prompt_ids: list[int]
+    outputs: list  # per block: its output (a tensor, or the tuple the block returns)
+    updates: list[list[tuple[tuple, dict]]]  # per block: its cache updates
+
+
+def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
+    """Run the prompt once, unsteered, recording what `word_logprobs` replays below the
+    steered layer. The cache's `update` is wrapped on this one cache object only."""
+    import torch
+
+    blocks = decoder_layers(model)
+    device = next(model.parameters()).device
+    outputs: list = [None] * len(blocks)
+    updates: list[list] = [[] for _ in blocks]
+    handles = []
+
+    def find_cache(kwargs):
+        return kwargs.get("cache", kwargs.get("past_key_values"))
+
+    def make_pre(i):
+        def pre(_module, _args, kwargs):
+            cache = find_cache(kwargs)
+            if i == 0 and cache is not None and not hasattr(cache, "_ev_recording"):
+                original = cache.update
+
+                def recording(*args, **kw):
+                    layer_idx = args[2] if len(args) > 2 else kw.get("layer_idx")
+                    updates[layer_idx].append((args, kw))
+                    return original(*args, **kw)
+
+                cache.update = recording
+                cache._ev_recording = True
+
+        return pre
+
+    def make_post(i):
+        def post(_module, _args, output):
+            outputs[i] = output
+
+        return post
+
+    for i, block in enumerate(blocks):
+        handles.append(block.register_forward_pre_hook(make_pre(i), with_kwargs=True))
+        handles.append(block.register_forward_hook(make_post(i)))
+    try:
+        with torch.inference_mode():
+            model.base_model(
+                input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True
+            )
+    finally:
+        for h in handles:
+            h.remove()
+    return PromptPrefix(list(prompt_ids), outputs, updates)
+
+
+def _expand_rows(x, batch: int):
+    import torch
+
+    if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == 1:
+        return x.expand(batch, *x.shape[1:])
+    return x
+
+
+def _replay_block(prefix: PromptPrefix, index: int, block):
+    """A stand-in for decoder block `index` (0-based) during a steered pass: it writes the
+    unsteered pass's key/value entries of that block into this pass's cache (one copy per
+    batch row) and returns the block's unsteered output, so blocks 1..L cost nothing."""
+    import torch
+
+    class Replay(torch.nn.Module):
+        def forward(self, hidden_states, *args, **kwargs):
+            batch = hidden_states.shape[0]
+            cache = kwargs.get("cache", kwargs.get("past_key_values"))
+            if cache is not None:
+                for (key, value, *rest), up_kwargs in prefix.updates[index]:
+                    cache.update(
+                        _expand_rows(key, batch), _expand_rows(value, batch), *rest, **up_kwargs
+                    )
+            out = prefix.outputs[index]
+            if isinstance(out, tuple):
+                return (_expand_rows(out[0], batch), *out[1:])
+            return _expand_rows(out, batch)
+
+    replay = Replay()
+    # Some models read a block's attributes (e.g. its attention type) in their layer loop.
+    for name in ("attention_type", "layer_idx"):
+        if hasattr(block, name):
+            setattr(replay, name, getattr(block, name))
+    return replay
+
+
+@contextlib.contextmanager
+def _replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
+    """Blocks 1..layer replay `prefix` for the duration of the block; restored after."""
+    blocks = decoder_layers(model)
+    originals = [blocks[i] for i in range(layer)]
+    try:
+        for i in range(layer):
+            blocks[i] = _replay_block(prefix, i, originals[i])
+        yield
+    finally:
+        for i, block in enumerate(originals):
+            blocks[i] = block
+
+
 def _log_softmax_of(model, hidden):
     import torch
 
@@ -157,24 +283,30 @@ def word_logprobs(
     layer: int | None = None,
     deltas: np.ndarray | None = None,
     batch_size: int = 32,
+    prefix: PromptPrefix | None = None,
 ) -> list[list[float]]:
     """Log-probability of each word (a token-id list, teacher-forced) after the prompt,
     for each condition: condition i steers the prompt positions at `layer` by `deltas[i]`
     and scores the words `words[i]`. With `deltas=None` there is one unsteered condition
-    per entry of `words`. Returns one list of log-probs per condition."""
+    per entry of `words`. Returns one list of log-probs per condition. Given the
+    unsteered `prefix` of this prompt, steered passes compute only the blocks above
+    `layer` (same numbers up to float rounding)."""
     import torch
 
     n = len(words)
     device = next(model.parameters()).device
+    cache_arg = _cache_argument(model)
+    if prefix is not None and list(prefix.prompt_ids) != list(prompt_ids):
+        raise ValueError("the prompt prefix was computed for another prompt")
     out: list[list[float]] = [[] for _ in range(n)]
     for start in range(0, n, batch_size):
         rows = list(range(start, min(n, start + batch_size)))
         ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
-        ctx = (
-            steer(model, layer, np.asarray(deltas)[rows])
-            if deltas is not None
-            else contextlib.nullcontext()
-        )
+        ctx = contextlib.ExitStack()
+        if deltas is not None:
+            if prefix is not None:
+                ctx.enter_context(_replaying(model, prefix, layer))
+            ctx.enter_context(steer(model, layer, np.asarray(deltas)[rows]))
         with torch.inference_mode():
             with ctx:  # every position of this pass is a prompt position
                 prompt = model.base_model(input_ids=ids, use_cache=True)
@@ -190,11 +322,11 @@ def word_logprobs(
                 feed = torch.zeros((len(longer), width), dtype=torch.long, device=device)
                 for j, k in enumerate(longer):
                     feed[j, : len(pairs[k][1]) - 1] = torch.tensor(pairs[k][1][:-1])
-                cache = prompt.past_key_values
+                cache = _cache_of(prompt)
                 cache.reorder_cache(torch.tensor([pairs[k][0] for k in longer], device=device))
                 mask = torch.ones((len(longer), len(prompt_ids) + width), device=device)
                 rest = model.base_model(
-                    input_ids=feed, past_key_values=cache, attention_mask=mask, use_cache=False
+                    input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache}
                 )
                 logp = _log_softmax_of(model, rest.last_hidden_state)
                 for j, k in enumerate(longer):
@@ -226,18 +358,35 @@ def steering_effects(
     residual_norm: float,
     baseline: Mapping[str, float],
     batch_size: int = 32,
+    prefix: PromptPrefix | None = None,
 ) -> list[dict]:
     """Rows (emotion, strength, word, logprob, change) for every condition and word, the
-    change being steered minus the unsteered `baseline[word]`."""
+    change being steered minus the unsteered `baseline[word]`. `prefix`: see
+    `word_logprobs`."""
     ids = {w: word_ids(tokenizer, w) for ws in run.words for w in ws}
     deltas = steering_deltas(
         np.stack([vectors[e] for e in run.emotions]), run.strengths, residual_norm
     )
     lps = word_logprobs(
-        model, prompt_ids, [[ids[w] for w in ws] for ws in run.words], run.layer, deltas, batch_size
+        model,
+        prompt_ids,
+        [[ids[w] for w in ws] for ws in run.words],
+        run.layer,
+        deltas,
+        batch_size,
+        prefix,
     )
+    return effect_rows(run, lps, baseline)
+
+
+def effect_rows(
+    run: SteeringRun, logprobs: Sequence[Sequence[float]], baseline: Mapping[str, float]
+) -> list[dict]:
+    """One row per condition and word of `run`, given its steered log-probabilities."""
     rows = []
-    for emotion, strength, ws, lp in zip(run.emotions, run.strengths, run.words, lps, strict=True):
+    for emotion, strength, ws, lp in zip(
+        run.emotions, run.strengths, run.words, logprobs, strict=True
+    ):
         for word, value in zip(ws, lp, strict=True):
             rows.append(
                 {
@@ -303,287 +452,6 @@ def steered_generations(
             completion = tokenizer.decode(seq[len(ids) :], skip_special_tokens=True)
             rows.append({"prompt": prompt, "steering": label, "completion": completion.strip()})
     return rows
-
-
-# ---------------------------------------------------------------- the workflow jobs
-
-
-def _load(model: Mapping, threads: int):
-    import torch
-
-    from .config import ModelSpec
-    from .models import load_model
-
-    if threads and threads > 0:
-        torch.set_num_threads(threads)
-    return load_model(ModelSpec(**model))
-
-
-def _read_vectors(path) -> dict[str, np.ndarray]:
-    from .store import read_vector_matrix
-
-    emotions, matrix = read_vector_matrix(path)
-    return dict(zip(emotions, matrix, strict=True))
-
-
-def _read_norms(path) -> dict[int, float]:
-    data = json.loads(Path(path).read_text())
-    return {int(k): float(v) for k, v in data["mean_norm"].items()}
-
-
-def _prompt(loaded, settings: Mapping) -> list[int]:
-    return he_feels_prompt(
-        loaded.tokenizer, loaded.spec.chat, settings["question"], settings["answer_prefix"]
-    )
-
-
-def run_residual_norms(model: Mapping, neutral_file: str, output: str, threads: int = 1) -> dict:
-    """Mean residual norm of every layer over the neutral passages, as JSON."""
-    import pyarrow.parquet as pq
-
-    from .store import write_json_atomic
-
-    started = time.perf_counter()
-    loaded = _load(model, threads)
-    texts = pq.read_table(neutral_file).column("text").to_pylist()
-    norms = residual_norms(loaded.model, loaded.tokenizer, texts)
-    data = {
-        "model": loaded.spec.key,
-        "neutral_passages": len(texts),
-        "device": loaded.device,
-        "dtype": loaded.dtype,
-        "mean_norm": {str(k): round(v, 4) for k, v in norms.items()},
-    }
-    write_json_atomic(data, output)
-    log.info("residual norms in %.1f s: %s", time.perf_counter() - started, data["mean_norm"])
-    return data
-
-
-def run_steering_effects(
-    model: Mapping,
-    corpus: str,
-    layer: int,
-    vector_file: str,
-    norms_file: str,
-    settings: Mapping,
-    cross_emotions: Sequence[str],
-    outputs: Mapping[str, str],
-    threads: int = 1,
-) -> dict:
-    """Self-steering of every emotion and the cross-emotion matrix at the analysis layer."""
-    import pandas as pd
-
-    from .store import write_json_atomic
-
-    started = time.perf_counter()
-    loaded = _load(model, threads)
-    vectors = _read_vectors(vector_file)
-    emotions = list(vectors)
-    cross = [e for e in cross_emotions if e in vectors]
-    prompt = _prompt(loaded, settings)
-    strength = float(settings["strength"])
-    baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, emotions)
-    words = [list(dict.fromkeys([e, *cross])) if e in cross else [e] for e in emotions]
-    run = SteeringRun(layer, emotions, [strength] * len(emotions), words)
-    norm = _read_norms(norms_file)[layer]
-    table = pd.DataFrame(
-        steering_effects(
-            loaded.model,
-            loaded.tokenizer,
-            prompt,
-            run,
-            vectors,
-            norm,
-            baseline,
-            settings["batch_size"],
-        )
-    )
-    table["baseline_logprob"] = table["word"].map(baseline)
-    self_table = table[table["emotion"] == table["word"]].sort_values("change", ascending=False)
-    self_table.to_csv(outputs["self_table"], index=False)
-    matrix = (
-        table[table["emotion"].isin(cross)]
-        .pivot(index="emotion", columns="word", values="change")
-        .reindex(index=cross, columns=cross)
-    )
-    matrix.to_csv(outputs["cross_table"])
-    plot_self(self_table, loaded.spec.key, layer, strength, outputs["self_figure"])
-    plot_cross(matrix, loaded.spec.key, layer, strength, outputs["cross_figure"])
-    change = self_table.set_index("emotion")["change"]
-    headline = {
-        "model": loaded.spec.key,
-        "corpus": corpus,
-        "layer": layer,
-        "strength": strength,
-        "device": loaded.device,
-        "dtype": loaded.dtype,
-        "n_emotions": len(change),
-        "self_positive_share": round(float((change > 0).mean()), 4),
-        "self_median": round(float(change.median()), 4),
-        "self_min": round(float(change.min()), 4),
-        "self_max": round(float(change.max()), 4),
-        "self_min_emotion": str(change.idxmin()),
-        "self_max_emotion": str(change.idxmax()),
-    }
-    write_json_atomic(headline, outputs["json"])
-    log.info("steering effects in %.1f s: %s", time.perf_counter() - started, headline)
-    if len(cross) > 1:
-        diag = np.diag(matrix.to_numpy())
-        col_best = (matrix.to_numpy().argmax(axis=0) == np.arange(len(cross))).mean()
-        log.info(
-            "cross matrix: mean diagonal %.2f, mean off-diagonal %.2f, own vector raises a "
-            "word most for %.0f%% of words",
-            diag.mean(),
-            (matrix.to_numpy().sum() - diag.sum()) / (len(cross) ** 2 - len(cross)),
-            100 * col_best,
-        )
-    return headline
-
-
-def run_strength_sweep(
-    model: Mapping,
-    layer: int,
-    vector_file: str,
-    norms_file: str,
-    settings: Mapping,
-    emotions: Sequence[str],
-    output_table: str,
-    output_figure: str,
-    threads: int = 1,
-) -> None:
-    """The self effect of a few emotions over a range of strengths (0 = unsteered)."""
-    import pandas as pd
-
-    started = time.perf_counter()
-    loaded = _load(model, threads)
-    vectors = _read_vectors(vector_file)
-    emotions = [e for e in emotions if e in vectors]
-    prompt = _prompt(loaded, settings)
-    baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, emotions)
-    strengths = [float(s) for s in settings["sweep_strengths"]]
-    pairs = [(e, s) for e in emotions for s in strengths]
-    run = SteeringRun(layer, [e for e, _ in pairs], [s for _, s in pairs], [[e] for e, _ in pairs])
-    rows = steering_effects(
-        loaded.model,
-        loaded.tokenizer,
-        prompt,
-        run,
-        vectors,
-        _read_norms(norms_file)[layer],
-        baseline,
-        settings["batch_size"],
-    )
-    rows += [
-        {
-            "layer": layer,
-            "emotion": e,
-            "strength": 0.0,
-            "word": e,
-            "logprob": baseline[e],
-            "change": 0.0,
-        }
-        for e in emotions
-    ]
-    table = pd.DataFrame(rows).sort_values(["emotion", "strength"])
-    table.to_csv(output_table, index=False)
-    plot_strength_sweep(table, loaded.spec.key, layer, output_figure)
-    log.info("strength sweep in %.1f s", time.perf_counter() - started)
-
-
-def run_layer_sweep(
-    model: Mapping,
-    layers: Sequence[int],
-    vector_files: Sequence[str],
-    norms_file: str,
-    settings: Mapping,
-    emotions: Sequence[str],
-    analysis_layer: int,
-    output_table: str,
-    output_figure: str,
-    threads: int = 1,
-) -> None:
-    """The self effect of the given emotions, steered at each of `layers` in turn."""
-    import pandas as pd
-
-    started = time.perf_counter()
-    loaded = _load(model, threads)
-    prompt = _prompt(loaded, settings)
-    norms = _read_norms(norms_file)
-    strength = float(settings["strength"])
-    baseline = None
-    rows = []
-    for layer, path in zip(layers, vector_files, strict=True):
-        vectors = _read_vectors(path)
-        chosen = [e for e in emotions if e in vectors]
-        if baseline is None:
-            baseline = baseline_logprobs(loaded.model, loaded.tokenizer, prompt, chosen)
-        run = SteeringRun(layer, chosen, [strength] * len(chosen), [[e] for e in chosen])
-        rows += steering_effects(
-            loaded.model,
-            loaded.tokenizer,
-            prompt,
-            run,
-            vectors,
-            norms[layer],
-            baseline,
-            settings["batch_size"],
-        )
-    table = pd.DataFrame(rows)
-    table.to_csv(output_table, index=False)
-    plot_layer_sweep(table, loaded.spec.key, strength, analysis_layer, output_figure)
-    log.info("layer sweep in %.1f s", time.perf_counter() - started)
-
-
-def run_generations(
-    model: Mapping,
-    layer: int,
-    vector_file: str,
-    norms_file: str,
-    settings: Mapping,
-    emotions: Sequence[str],
-    output_table: str,
-    output_html: str,
-    threads: int = 1,
-) -> None:
-    """Greedy completions of neutral prompts, unsteered and steered toward each emotion."""
-    import pandas as pd
-
-    started = time.perf_counter()
-    loaded = _load(model, threads)
-    vectors = _read_vectors(vector_file)
-    emotions = [e for e in emotions if e in vectors]
-    strength = float(settings["generation_strength"])
-    deltas = steering_deltas(
-        np.stack([vectors[e] for e in emotions]), strength, _read_norms(norms_file)[layer]
-    )
-    conditions = [("(none)", None), *zip(emotions, deltas, strict=True)]
-    rows = steered_generations(
-        loaded.model,
-        loaded.tokenizer,
-        settings["generation_prompts"],
-        loaded.spec.chat,
-        layer,
-        conditions,
-        settings["max_new_tokens"],
-    )
-    table = pd.DataFrame(rows)
-    table.insert(2, "strength", [0.0 if r["steering"] == "(none)" else strength for r in rows])
-    table.to_csv(output_table, index=False)
-    wide = table.pivot(index="steering", columns="prompt", values="completion")
-    wide = wide.reindex(index=[c for c, _ in conditions], columns=settings["generation_prompts"])
-    title = (
-        f"Steered generations: {loaded.spec.key}, layer {layer}, strength {strength:g} "
-        f"(every position), greedy, {settings['max_new_tokens']} new tokens"
-    )
-    style = (
-        "<style>body{font-family:sans-serif;font-size:13px}td,th{padding:4px 8px;"
-        "vertical-align:top;text-align:left;border-bottom:1px solid #ddd;max-width:28em}</style>"
-    )
-    Path(output_html).write_text(
-        f"<html><head><meta charset='utf-8'>{style}</head><body><h2>{html.escape(title)}</h2>"
-        f"{wide.to_html(escape=True, border=0)}</body></html>\n"
-    )
-    log.info("generations in %.1f s", time.perf_counter() - started)
 
 
 # ---------------------------------------------------------------- figures

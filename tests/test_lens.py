@@ -107,3 +107,31 @@ def test_hit_rate_counts_emotions_with_a_form_among_the_top_tokens():
     result = logit_lens(["happy", "sad"], changes, lambda i: vocab[i], top_k=2)
     assert result.hits == [True, False]
     assert result.hit_rate == 0.5
+
+
+def test_top_indices_match_a_full_sort_ties_included():
+    from emotion_vectors.lens import top_indices
+
+    rng = np.random.default_rng(0)
+    changes = rng.normal(size=(6, 500)).astype(np.float32)
+    changes[:, 100:140] = changes[:, 7:8]  # a block of ties around one value
+    changes[2, :] = 0.0  # a row of nothing but ties
+    for k in (1, 10, 45, 500):
+        for largest in (True, False):
+            got = top_indices(changes, k, largest)
+            for row, idx in zip(changes, got, strict=True):
+                key = -row if largest else row
+                expected = np.lexsort((np.arange(len(row)), key))[:k]
+                np.testing.assert_array_equal(idx, expected)
+
+
+def test_skipping_the_suppressed_tokens_keeps_the_promoted_ones_and_hits():
+    rng = np.random.default_rng(1)
+    vocab = ["happy", "happiness", "sad", "gloom", "x", "y", "z", "joy"]
+    changes = rng.normal(size=(3, len(vocab)))
+    full = logit_lens(["happy", "sad", "joyful"], changes, lambda i: vocab[i], top_k=3)
+    lean = logit_lens(
+        ["happy", "sad", "joyful"], changes, lambda i: vocab[i], top_k=3, suppressed=False
+    )
+    assert lean.promoted == full.promoted and lean.hits == full.hits
+    assert lean.suppressed == [[], [], []] and all(len(s) == 3 for s in full.suppressed)

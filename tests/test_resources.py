@@ -92,9 +92,7 @@ def test_model_jobs_get_the_models_yaml_resources_and_light_jobs_do_not(tmp_path
     assert "profiles/default" in proc.stderr
     out = proc.stdout
     blocks = out.split("\nrule ")
-    model_rules = {"extract_activations", "residual_norms", "logit_lens"}
-    model_rules |= {f"steering_{k}" for k in ("effects", "strength_sweep", "layer_sweep")}
-    model_rules |= {"steering_generations"}
+    model_rules = {"extract_activations", "residual_norms", "model_analyses"}
     seen = set()
     for block in blocks[1:]:
         name = block.split(":", 1)[0]

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -15,8 +14,9 @@ import pytest
 import yaml
 
 from emotion_vectors import load_activations, load_vectors
+from emotion_vectors.workflow_run import snakemake_command
 
-from .conftest import MODEL, ROOT, run_snakemake
+from .conftest import MODEL, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -58,19 +58,7 @@ def test_two_clean_runs_are_bit_identical(clean_run, tmp_path):
 def test_a_run_killed_during_extraction_resumes_to_identical_results(clean_run, tmp_path):
     cfg = _config(tmp_path)
     cache = tmp_path / "results" / MODEL / "cache" / "activations"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--cores",
-        "2",
-        "--configfile",
-        cfg,
-    ]
+    cmd = snakemake_command(tmp_path, "--configfile", cfg)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

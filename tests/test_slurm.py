@@ -157,7 +157,7 @@ def _scontrol(env: dict[str, str], job_id: str) -> dict[str, str]:
 def test_model_jobs_ran_as_slurm_jobs_with_the_models_yaml_resources(runs):
     out = runs["proc"].stdout + runs["proc"].stderr
     ids = re.findall(r"SLURM jobid '?(\d+)'?", out)
-    # extract_activations, residual_norms, logit_lens: each a SLURM job; the light rules
+    # extract_activations, residual_norms, model_analyses: each a SLURM job; the light rules
     # (passages, vectors) are localrules and ran on this host.
     assert len(set(ids)) == 3, out
     for job_id in set(ids):
@@ -172,7 +172,7 @@ def test_model_jobs_ran_as_slurm_jobs_with_the_models_yaml_resources(runs):
     assert {p.name for p in logs.iterdir()} == {
         "rule_extract_activations",
         "rule_residual_norms",
-        "rule_logit_lens",
+        "rule_model_analyses",
     }
     print(f"slurm run: {runs['seconds']:.1f} s")
 

@@ -12,6 +12,7 @@ import torch
 from emotion_vectors.models import decoder_layers
 from emotion_vectors.steering import (
     he_feels_prompt,
+    prompt_prefix,
     steer,
     steering_deltas,
     word_ids,
@@ -170,3 +171,50 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     assert lens["n_emotions"] == len(emotions)
     for name in ("self.png", "cross.png", "strength_sweep.png", "layer_sweep.png"):
         assert (folder / "steering" / name).stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("layer", [1, LAYER, 20, 30])
+def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, layer):
+    """The fast path (blocks 1..layer replayed from one unsteered prompt pass) against the
+    full steered pass, words of one and of several tokens, more conditions than a batch."""
+    model, tok = smollm2.model, smollm2.tokenizer
+    prompt = he_feels_prompt(tok, chat=True, question="How does he feel?", answer_prefix="He feels")
+    words = [word_ids(tok, w) for w in ["nostalgic", "at ease", "happy", "grief-stricken"]]
+    rng = np.random.default_rng(layer)
+    deltas = steering_deltas(rng.normal(size=(5, model.config.hidden_size)), 1.0, 400.0)
+    conditions = [words, words[:1], words[1:], words, words[2:3]]
+    full = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3)
+    prefix = prompt_prefix(model, prompt)
+    fast = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
+    for a, b in zip(full, fast, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+    # The real blocks are back in place afterwards, with no hook left behind.
+    assert all(type(b).__name__ != "Replay" for b in decoder_layers(model))
+    assert word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3) == full
+    with pytest.raises(ValueError, match="another prompt"):
+        word_logprobs(model, prompt[:-1], conditions, layer, deltas, prefix=prefix)
+
+
+def test_a_session_reuses_conditions_and_matches_direct_scoring(smollm2):
+    from emotion_vectors.analyses import SteeringSession
+    from emotion_vectors.steering import SteeringRun, baseline_logprobs, steering_effects
+
+    model, tok = smollm2.model, smollm2.tokenizer
+    rng = np.random.default_rng(3)
+    vectors = {e: rng.normal(size=model.config.hidden_size) for e in ["happy", "at ease", "sad"]}
+    settings = {"question": "How does he feel?", "answer_prefix": "He feels", "batch_size": 2}
+    session = SteeringSession.open(smollm2, settings, {LAYER: 300.0})
+    run = SteeringRun(
+        LAYER, list(vectors), [1.0, 1.0, -0.5], [["happy", "sad"], ["at ease"], ["sad"]]
+    )
+    rows = session.effects("v.parquet", vectors, run)
+    prompt = session.prompt
+    baseline = baseline_logprobs(model, tok, prompt, ["happy", "sad", "at ease"])
+    direct = steering_effects(model, tok, prompt, run, vectors, 300.0, baseline, batch_size=2)
+    assert [r["word"] for r in rows] == [r["word"] for r in direct]
+    for a, b in zip(rows, direct, strict=True):
+        assert a["change"] == pytest.approx(b["change"], abs=1e-4)
+    # A repeated condition is read back, not recomputed: the same number to the bit.
+    calls = len(session.memo)
+    again = session.effects("v.parquet", vectors, SteeringRun(LAYER, ["sad"], [-0.5], [["sad"]]))
+    assert len(session.memo) == calls and again[0]["logprob"] == rows[-1]["logprob"]

@@ -1,5 +1,5 @@
+from emotion_vectors.analyses import run_residual_norms
 from emotion_vectors.jobs import logging_to
-from emotion_vectors.steering import run_residual_norms
 
 with logging_to(snakemake.log[0]):
     run_residual_norms(
