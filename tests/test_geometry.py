@@ -211,7 +211,8 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
     on_disk = json.loads((tmp_path / "geometry.json").read_text())
     assert on_disk == summary
     assert set(on_disk) == {
-        "model", "corpus", "layer", "explained_variance", "valence", "arousal", "sanity"
+        "model", "corpus", "layer", "device", "dtype", "explained_variance", "valence",
+        "arousal", "sanity",
     }  # fmt: skip
     assert set(on_disk["valence"]) == {"pearson", "spearman", "n", "source"}
     assert set(on_disk["arousal"]) == {"pearson_pc2", "best_pc", "pearson_best", "n", "source"}

@@ -92,7 +92,9 @@ def test_model_jobs_get_the_models_yaml_resources_and_light_jobs_do_not(tmp_path
     assert "profiles/default" in proc.stderr
     out = proc.stdout
     blocks = out.split("\nrule ")
-    model_rules = {"extract_activations", "residual_norms", "model_analyses"}
+    model_rules = {
+        "extract_activations", "residual_norms", "model_analyses", "scenario_activations"
+    }  # fmt: skip
     seen = set()
     for block in blocks[1:]:
         name = block.split(":", 1)[0]
