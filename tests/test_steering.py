@@ -167,7 +167,9 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     sweep = pd.read_csv(folder / "steering" / "layer_sweep.csv")
     assert sorted(sweep["layer"].unique()) == [10, 20]
     lens = json.loads((folder / "lens" / "lens.json").read_text())
-    assert set(lens) == {"model", "corpus", "layer", "top_k", "hit_rate", "n_emotions", "hits"}
+    assert set(lens) == {
+        "model", "corpus", "layer", "top_k", "device", "dtype", "hit_rate", "n_emotions", "hits"
+    }  # fmt: skip
     assert lens["n_emotions"] == len(emotions)
     for name in ("self.png", "cross.png", "strength_sweep.png", "layer_sweep.png"):
         assert (folder / "steering" / name).stat().st_size > 10_000
