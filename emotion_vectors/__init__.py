@@ -5,7 +5,22 @@ The workflow (Snakefile) computes them; this package holds the logic and the pub
     from emotion_vectors import load_vectors, load_activations, load_passages
 """
 
-from .api import load_activations, load_passages, load_vectors
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .api import load_activations, load_passages, load_vectors
 
 __all__ = ["load_activations", "load_passages", "load_vectors"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The API pulls in pandas and pyarrow; importing it lazily keeps `import
+    # emotion_vectors.paths` (every Snakefile parse, every thin script) from paying for them.
+    if name in __all__:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

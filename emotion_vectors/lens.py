@@ -94,6 +94,7 @@ def content_words(emotion: str) -> list[str]:
     return kept or words
 
 
+@functools.lru_cache(maxsize=65536)  # the same tokens come up at many layers
 def is_form_of(token: str, emotion: str) -> bool:
     """Whether a decoded token is a form of (any content word of) the emotion name.
     Tokens with fewer than three letters never match."""
@@ -132,12 +133,12 @@ def logit_changes(vectors: np.ndarray, norm, unembedding, post_norm: bool = Fals
     weight = next(unembedding.parameters())
     v = torch.as_tensor(np.array(vectors), dtype=weight.dtype, device=weight.device)
     with torch.inference_mode():
-        zero = torch.zeros_like(v[:1])
-        if post_norm:
-            out, base = unembedding(v), unembedding(zero)
-        else:
-            out, base = unembedding(norm(v)), unembedding(norm(zero))
-    return (out - base).float().cpu().numpy()
+        # The zero vector's logits ride along as the last row: a separate one-row pass
+        # would read the whole unembedding matrix again for one row.
+        rows = torch.cat([v, torch.zeros_like(v[:1])])
+        out = unembedding(rows if post_norm else norm(rows))
+        changes = out[:-1] - out[-1:]
+    return changes.float().cpu().numpy()
 
 
 @dataclass

@@ -423,33 +423,47 @@ def steered_generations(
     max_new_tokens: int,
 ) -> list[dict]:
     """Greedy completions of each prompt under each (label, delta) condition (None =
-    unsteered), steering every position, prompt and new tokens alike. One batch per
-    prompt: its rows share one length, so no padding is needed."""
+    unsteered), steering every position, prompt and new tokens alike. Every (prompt,
+    condition) pair is one row of a single left-padded batch: decoding a small model on a
+    CPU is bound by reading the weights once per step, so one batch of all rows costs about
+    what one prompt's batch did."""
     import torch
 
     device = next(model.parameters()).device
     width = model.config.get_text_config().hidden_size
     deltas = np.stack([np.zeros(width) if d is None else d for _, d in conditions])
-    rows = []
+    prompt_ids = []
     for prompt in prompts:
         if chat:
             text = tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
             )
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+            prompt_ids.append(tokenizer(text, add_special_tokens=False)["input_ids"])
         else:
-            ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
-        batch = torch.tensor([ids] * len(conditions), device=device)
-        with torch.inference_mode(), steer(model, layer, deltas):
-            generated = model.generate(
-                input_ids=batch,
-                attention_mask=torch.ones_like(batch),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        for (label, _), seq in zip(conditions, generated, strict=True):
-            completion = tokenizer.decode(seq[len(ids) :], skip_special_tokens=True)
+            prompt_ids.append(tokenizer(prompt, add_special_tokens=True)["input_ids"])
+    longest = max(len(ids) for ids in prompt_ids)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    # Row p * len(conditions) + c: prompt p under condition c, padded on the left so every
+    # row's last prompt token sits in the last column (positions come from the mask).
+    ids = torch.full((len(prompts) * len(conditions), longest), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for p, row_ids in enumerate(prompt_ids):
+        rows = slice(p * len(conditions), (p + 1) * len(conditions))
+        ids[rows, longest - len(row_ids) :] = torch.tensor(row_ids)
+        mask[rows, longest - len(row_ids) :] = 1
+    with torch.inference_mode(), steer(model, layer, np.tile(deltas, (len(prompts), 1))):
+        generated = model.generate(
+            input_ids=ids.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=pad,
+        )
+    rows = []
+    for p, prompt in enumerate(prompts):
+        for c, (label, _) in enumerate(conditions):
+            seq = generated[p * len(conditions) + c, longest:]
+            completion = tokenizer.decode(seq, skip_special_tokens=True)
             rows.append({"prompt": prompt, "steering": label, "completion": completion.strip()})
     return rows
 

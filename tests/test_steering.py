@@ -220,3 +220,45 @@ def test_a_session_reuses_conditions_and_matches_direct_scoring(smollm2):
     calls = len(session.memo)
     again = session.effects("v.parquet", vectors, SteeringRun(LAYER, ["sad"], [-0.5], [["sad"]]))
     assert len(session.memo) == calls and again[0]["logprob"] == rows[-1]["logprob"]
+
+
+def _generate_alone(smollm2, prompt, layer, delta, max_new_tokens):
+    """Greedy completion of one chat prompt in a batch of its own (no padding)."""
+    tok = smollm2.tokenizer
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+    )
+    ids = torch.tensor([tok(text, add_special_tokens=False)["input_ids"]])
+    with torch.inference_mode(), steer(smollm2.model, layer, delta):
+        out = smollm2.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tok.pad_token_id,
+        )
+    return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+
+
+def test_batched_generations_match_each_prompt_generated_alone(smollm2):
+    # All (prompt, condition) rows share one left-padded batch; prompts of different
+    # lengths must come out as they do unpadded, steered rows steered by their own delta.
+    from emotion_vectors.steering import steered_generations
+
+    prompts = ["Hi.", "Describe the room you are in, in a few words please."]
+    width = smollm2.model.config.hidden_size
+    rng = np.random.default_rng(1)
+    delta = steering_deltas(rng.normal(size=(1, width)), [0.5], residual_norm=30.0)[0]
+    conditions = [("(none)", None), ("random", delta)]
+    rows = steered_generations(
+        smollm2.model, smollm2.tokenizer, prompts, True, LAYER, conditions, 12
+    )
+    assert [(r["prompt"], r["steering"]) for r in rows] == [
+        (p, c) for p in prompts for c, _ in conditions
+    ]
+    for r in rows:
+        d = np.zeros(width) if r["steering"] == "(none)" else delta
+        assert r["completion"] == _generate_alone(smollm2, r["prompt"], LAYER, d, 12)
+    steered = {r["prompt"]: r["completion"] for r in rows if r["steering"] == "random"}
+    plain = {r["prompt"]: r["completion"] for r in rows if r["steering"] == "(none)"}
+    assert steered != plain
