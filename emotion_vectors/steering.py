@@ -432,38 +432,37 @@ def steered_generations(
     device = next(model.parameters()).device
     width = model.config.get_text_config().hidden_size
     deltas = np.stack([np.zeros(width) if d is None else d for _, d in conditions])
-    prompt_ids = []
-    for prompt in prompts:
-        if chat:
-            text = tokenizer.apply_chat_template(
-                [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
-            )
-            prompt_ids.append(tokenizer(text, add_special_tokens=False)["input_ids"])
-        else:
-            prompt_ids.append(tokenizer(prompt, add_special_tokens=True)["input_ids"])
-    longest = max(len(ids) for ids in prompt_ids)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    # Row p * len(conditions) + c: prompt p under condition c, padded on the left so every
-    # row's last prompt token sits in the last column (positions come from the mask).
-    ids = torch.full((len(prompts) * len(conditions), longest), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for p, row_ids in enumerate(prompt_ids):
-        rows = slice(p * len(conditions), (p + 1) * len(conditions))
-        ids[rows, longest - len(row_ids) :] = torch.tensor(row_ids)
-        mask[rows, longest - len(row_ids) :] = 1
+    texts = [
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
+        )
+        if chat
+        else prompt
+        for prompt in prompts
+    ]
+    # Left padding puts every prompt's last token in the last column; generate takes the
+    # positions from the mask (load_model gives every tokenizer a pad token).
+    enc = tokenizer(
+        texts, add_special_tokens=not chat, padding=True, padding_side="left", return_tensors="pt"
+    )
+    # Row p * len(conditions) + c: prompt p under condition c.
+    ids = enc["input_ids"].repeat_interleave(len(conditions), dim=0)
+    mask = enc["attention_mask"].repeat_interleave(len(conditions), dim=0)
     with torch.inference_mode(), steer(model, layer, np.tile(deltas, (len(prompts), 1))):
         generated = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            pad_token_id=pad,
+            pad_token_id=tokenizer.pad_token_id,
         )
+    new_tokens = generated[:, ids.shape[1] :]
     rows = []
     for p, prompt in enumerate(prompts):
         for c, (label, _) in enumerate(conditions):
-            seq = generated[p * len(conditions) + c, longest:]
-            completion = tokenizer.decode(seq, skip_special_tokens=True)
+            completion = tokenizer.decode(
+                new_tokens[p * len(conditions) + c], skip_special_tokens=True
+            )
             rows.append({"prompt": prompt, "steering": label, "completion": completion.strip()})
     return rows
 
