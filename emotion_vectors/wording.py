@@ -2,12 +2,16 @@
 name it. `forbidden_pattern` matches the emotion word, its inflections ("happy", "happily",
 "happiness", "happier") and configured synonyms (each inflected the same way) as whole
 words in any case; multi-word emotions ("at ease", "worn out", "grief-stricken") match with
-spaces or hyphens between their words."""
+spaces or hyphens between their words. Reviewed word forms (config/emotions/word-forms.yaml,
+see wordforms.py) add the derivations no suffix rule finds ("stress" for "stressed",
+"jealousy" for "jealous"); `naming_emotions` checks a text against many emotions at once."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 # Endings an English emotion adjective or noun takes ("calm" -> "calmly", "calmness",
 # "calmer"); with the y -> i and drop-the-e variants below this covers the inflections of
@@ -48,10 +52,51 @@ def _phrase_regex(phrase: str) -> str:
     return r"[\s-]+".join(re.escape(w) for w in words) + "s?"
 
 
-def forbidden_pattern(emotion: str, synonyms: Sequence[str] = ()) -> re.Pattern[str]:
-    """Matches the emotion, its inflections and its synonyms as whole words, any case."""
+def _form_regex(form: str) -> str:
+    """One listed word form as written; its hyphen also matches spaces ("worn-out")."""
+    return r"[\s-]+".join(re.escape(w) for w in re.split(r"[\s-]+", form.strip().lower()))
+
+
+def forbidden_pattern(
+    emotion: str, synonyms: Sequence[str] = (), forms: Sequence[str] = ()
+) -> re.Pattern[str]:
+    """Matches the emotion, its inflections, its synonyms and the given word `forms` (each
+    exactly, not inflected further) as whole words, any case."""
     alternatives = [_phrase_regex(p) for p in [emotion, *synonyms] if p.strip()]
+    # Longest first, so that "grief-stricken" is reported rather than "grief".
+    listed = sorted({f.strip().lower() for f in forms if f.strip()}, key=len, reverse=True)
+    alternatives += [_form_regex(f) for f in listed]
     return re.compile(r"(?<![A-Za-z])(?:" + "|".join(alternatives) + r")(?![A-Za-z])", re.I)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_pattern(
+    emotion: str, synonyms: tuple[str, ...], forms: tuple[str, ...]
+) -> re.Pattern[str]:
+    return forbidden_pattern(emotion, synonyms, forms)
+
+
+_NO_SYNONYMS: Mapping[str, Sequence[str]] = MappingProxyType({})
+
+
+def naming_emotions(
+    text: str,
+    emotions: Sequence[str],
+    table: Mapping[str, Sequence[str]],
+    synonyms: Mapping[str, Sequence[str]] = _NO_SYNONYMS,
+) -> list[tuple[str, str]]:
+    """(emotion, matched text) for every emotion of `emotions` that `text` names: the emotion
+    with its generated inflections, its listed word forms in `table` and its `synonyms`.
+    Empty when the text names none. Patterns are compiled once and cached."""
+    found = []
+    for emotion in emotions:
+        pattern = _cached_pattern(
+            emotion, tuple(synonyms.get(emotion, ())), tuple(table.get(emotion, ()))
+        )
+        word = find_forbidden(text, pattern)
+        if word is not None:
+            found.append((emotion, word))
+    return found
 
 
 def find_forbidden(text: str, pattern: re.Pattern[str]) -> str | None:
