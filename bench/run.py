@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from emotion_vectors.config import load_run_config, read_emotion_list, read_models  # noqa: E402
+from emotion_vectors.layout import Layout  # noqa: E402
 from emotion_vectors.workflow_run import run_snakemake  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
@@ -75,7 +77,7 @@ def analyses_timings(log_file: Path) -> dict[str, float]:
         return {}
     head, _, parts = lines[-1].partition(" s: ")
     timings = {"total": float(head.rsplit(" in ", 1)[1])}
-    for name, value in re.findall(r"([a-z][a-z ]*?) ([0-9.]+) s", parts):
+    for name, value in re.findall(r"([a-z][a-z_ ]*?) ([0-9.]+) s", parts):
         timings[name] = float(value)
     return timings
 
@@ -107,8 +109,8 @@ def bench_extraction(emotions: list[str]) -> dict:
     includes one model load."""
     import torch
 
-    from emotion_vectors import jobs
     from emotion_vectors.corpus import neutral_passages, template_passages
+    from emotion_vectors.jobs.extraction import extract_activations
     from emotion_vectors.models import load_model
 
     run = load_run_config({"emotions": emotions})
@@ -154,16 +156,20 @@ def bench_extraction(emotions: list[str]) -> dict:
     del loaded
 
     t0 = time.perf_counter()
-    stats = jobs.extract_activations(
+    # The workflow's own job, on the same passages, into a scratch results folder.
+    scratch = Layout(tmp / "results")
+    stats = extract_activations(
         model={**spec.__dict__},
         layers=run.layers[MODEL],
-        extraction=extraction,
+        pooling=asdict(run.pooling()),
         passage_files=files,
         neutral_file=str(tmp / "neutral.parquet"),
-        outputs=[str(tmp / "out" / Path(f).name) for f in files],
-        neutral_output=str(tmp / "out" / "neutral.parquet"),
-        report=str(tmp / "out" / "extraction.json"),
-        cache=str(tmp / "cache"),
+        outputs=[scratch.activations(MODEL, Path(f).stem) for f in files],
+        neutral_output=scratch.neutral_activations(MODEL),
+        words_output=scratch.word_embeddings(MODEL),
+        report=scratch.extraction_report(MODEL),
+        cache=scratch.cache(MODEL, "activations"),
+        words_cache=scratch.cache(MODEL, "words"),
         threads=threads,
     )
     workflow = time.perf_counter() - t0
@@ -194,7 +200,10 @@ def bench_workflow_runs() -> dict:
         f"emotions: {work / 'emotions-172.txt'}\nvectors: {{neutral_variance: 0.6}}\n"
     )
     out: dict = {}
-    out["full_s"], _ = snakemake(work)
+    layout = Layout(work / "results")
+    out["full_s"], log = snakemake(work)
+    out["full_rules"] = rule_seconds(log)
+    out["full_analyses"] = analyses_timings(Path(layout.log(MODEL, "templates", "model_analyses")))
     t0 = time.perf_counter()
     snakemake(work, "--report", str(work / "report.html"))
     out["report_s"] = time.perf_counter() - t0
@@ -209,14 +218,14 @@ def bench_workflow_runs() -> dict:
 
     out["plus_one_s"], log = snakemake(work, "--configfile", str(work / "plus-one.yaml"))
     out["plus_one_rules"] = rule_seconds(log)
-    report = json.loads((work / "results" / MODEL / "templates" / "extraction.json").read_text())
+    report = json.loads(Path(layout.extraction_report(MODEL)).read_text())
     out["plus_one_computed"] = report["computed"]
     out["plus_one_passages"] = report["passages_forwarded"]
     out["plus_one_extraction"] = {
         k: report.get(k) for k in ("seconds", "model_load_seconds", "forward_seconds")
     }
     out["plus_one_analyses"] = analyses_timings(
-        work / "results" / "logs" / MODEL / "templates" / "model_analyses.log"
+        Path(layout.log(MODEL, "templates", "model_analyses"))
     )
 
     out["params_s"], log = snakemake(work, "--configfile", str(work / "params.yaml"))
@@ -248,9 +257,11 @@ import json, resource, sys, tempfile
 from pathlib import Path
 sys.path.insert(0, {root!r})
 import pyarrow as pa
-from emotion_vectors import jobs
+from dataclasses import asdict
 from emotion_vectors.config import load_run_config
 from emotion_vectors.corpus import neutral_passages, template_passages
+from emotion_vectors.jobs.extraction import extract_activations
+from emotion_vectors.layout import Layout
 from emotion_vectors.store import write_parquet_atomic
 run = load_run_config({{"models": [{model!r}], "emotions": {emotions!r}}})
 spec = run.models[{model!r}]
@@ -265,10 +276,12 @@ for e in run.emotions:
     files.append(str(p))
 write_parquet_atomic(pa.Table.from_pandas(neutral_passages(run.neutral), preserve_index=False),
                      tmp / "neutral.parquet")
-stats = jobs.extract_activations(
-    {{**spec.__dict__}}, run.layers[{model!r}], run.settings["extraction"], files,
-    str(tmp / "neutral.parquet"), [str(tmp / "o" / Path(f).name) for f in files],
-    str(tmp / "o" / "n.parquet"), str(tmp / "o" / "x.json"), str(tmp / "cache"))
+out = Layout(tmp / "results")
+stats = extract_activations(
+    {{**spec.__dict__}}, run.layers[{model!r}], asdict(run.pooling()), files,
+    str(tmp / "neutral.parquet"), [out.activations({model!r}, Path(f).stem) for f in files],
+    out.neutral_activations({model!r}), out.word_embeddings({model!r}),
+    out.extraction_report({model!r}), out.cache({model!r}), out.cache({model!r}, "words"))
 # VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec into the
 # child's ru_maxrss, so a child of a big parent would report the parent's peak.
 status = Path("/proc/self/status")
@@ -368,6 +381,25 @@ def bound_of_rerun(runs: dict) -> str:
     )
 
 
+# The jobs and model experiments that exist only to control the headline numbers (issue:
+# all controls together may add at most 25 % to the default run).
+CONTROL_RULES = ("uncertainty", "geometry_controls_plot")
+CONTROL_EXPERIMENTS = ("steering_controls",)
+
+
+def controls_cost(runs: dict) -> dict:
+    """Seconds of the default run spent on controls, and the run's time without them.
+    Counted: the control-only jobs and model experiments. Not counted (inside other jobs,
+    a few seconds together): the lens and geometry permutations, the lexical baseline, the
+    neutral reference passages of the scenario job and the word embeddings."""
+    parts = {r: runs["full_rules"].get(r, 0.0) for r in CONTROL_RULES}
+    parts |= {e: runs["full_analyses"].get(e, 0.0) for e in CONTROL_EXPERIMENTS}
+    seconds = sum(parts.values())
+    without = runs["full_s"] - seconds
+    return {"parts": parts, "seconds": seconds, "without_s": without,
+            "ratio": runs["full_s"] / without}  # fmt: skip
+
+
 def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], quick: bool) -> str:
     lines = [
         "# Benchmarks",
@@ -432,6 +464,14 @@ def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], q
         f" `snakemake --report` | < 10 min | {runs['full_s'] / 60:.1f} min +"
         f" {runs['report_s']:.0f} s = **{runs['end_to_end_s'] / 60:.1f} min** |"
         f" {verdict(runs['end_to_end_s'] < 600)} |"
+    )
+    cost = controls_cost(runs)
+    parts = ", ".join(f"{k} {v:.0f} s" for k, v in cost["parts"].items())
+    lines.append(
+        f"| 6 | the default run with all its controls vs without them (random directions,"
+        f" shuffled vectors, bootstrap, null figures; jobs and experiments that exist only"
+        f" for the controls) | ≤ 1.25× | {runs['full_s']:.0f} s vs {cost['without_s']:.0f} s"
+        f" = **{cost['ratio']:.2f}×** ({parts}) | {verdict(cost['ratio'] <= 1.25)} |"
     )
     per_rule = sorted(runs["plus_one_rules"].items(), key=lambda kv: -kv[1])
     lines += [

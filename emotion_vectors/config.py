@@ -23,7 +23,6 @@ EMOTION_NAME = re.compile(r"^[a-z]+(?:[ -][a-z]+)*$")
 # Model keys become directory names under results/.
 MODEL_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EMOTION_SLOT = "{emotion}"
-ANALYSIS_SECTIONS = ("geometry", "lens", "steering")
 
 
 class ConfigError(ValueError):
@@ -110,6 +109,17 @@ def validate_schema(data: Any, schema_name: str, label: str, prefix: str = "") -
 # ---------------------------------------------------------------- emotion lists
 
 
+def emotion_name_problem(name: Any) -> str | None:
+    """Why `name` cannot be an emotion name (it becomes a file name and a wildcard value),
+    or None when it can."""
+    if isinstance(name, str) and EMOTION_NAME.match(name):
+        return None
+    return (
+        f"{name!r} is not a valid emotion name (lower-case words separated by one space or "
+        "hyphen; no path separators, wildcards or shell characters)"
+    )
+
+
 def check_emotions(
     emotions: list[Any], label: str, key: str = "emotions", where: list[str] | None = None
 ) -> list[str]:
@@ -119,13 +129,9 @@ def check_emotions(
     seen: set[str] = set()
     for i, name in enumerate(emotions):
         at = where[i] if where else f"{key}[{i}]"
-        if not isinstance(name, str) or not EMOTION_NAME.match(name):
-            raise ConfigError(
-                label,
-                at,
-                f"{name!r} is not a valid emotion name (lower-case words separated by one "
-                "space or hyphen; no path separators, wildcards or shell characters)",
-            )
+        problem = emotion_name_problem(name)
+        if problem:
+            raise ConfigError(label, at, problem)
         slug = emotion_slug(name)
         if slug in seen:
             raise ConfigError(label, at, f"duplicate emotion {name!r}")
@@ -214,30 +220,42 @@ def read_synonyms(path: Path) -> dict[str, list[str]]:
     return {str(e): list(w) for e, w in table.items()}
 
 
-def read_scenarios(path: Path, synonyms: dict[str, list[str]]) -> dict[str, list[str]]:
-    """{emotion: [passage, ...]}; a passage that names its emotion (or an inflection or
-    synonym of it) defeats the test and is refused."""
-    from .wording import find_forbidden, forbidden_pattern
+def read_scenarios(
+    path: Path,
+    synonyms: dict[str, list[str]],
+    emotions: list[str] | None = None,
+    forms: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, list[str]]:
+    """{emotion: [passage, ...]}. A passage that names an emotion defeats the test and is
+    refused: its own (its word, a listed form, an inflection or a synonym) or, given the
+    run's `emotions`, any of them (their words, forms and inflections)."""
+    from .wording import naming_emotions
 
     data = read_yaml(path)
     table = data.get("scenarios") if isinstance(data, dict) else None
     if not isinstance(table, dict) or not table:
         raise ConfigError(path, "scenarios", "must be a mapping {emotion: [passage, ...]}")
-    emotions = check_emotions(list(table), str(path), key="scenarios")
-    for emotion in emotions:
+    scenario_emotions = check_emotions(list(table), str(path), key="scenarios")
+    forms = forms or {}
+    for emotion in scenario_emotions:
         passages = table[emotion]
         if not isinstance(passages, list) or not passages:
             raise ConfigError(path, f"scenarios.{emotion}", "must be a non-empty list of passages")
-        pattern = forbidden_pattern(emotion, synonyms.get(emotion, ()))
+        others = [e for e in (emotions or []) if e != emotion]
         for i, text in enumerate(passages):
             if not isinstance(text, str) or not text.strip():
                 raise ConfigError(path, f"scenarios.{emotion}[{i}]", "must be a passage")
-            word = find_forbidden(text, pattern)
-            if word is not None:
-                raise ConfigError(
-                    path, f"scenarios.{emotion}[{i}]", f"names its emotion ({word!r})"
+            own = naming_emotions(text, [emotion], forms, synonyms)
+            named = own or naming_emotions(text, others, forms)
+            if named:
+                which, word = named[0]
+                problem = (
+                    f"names its emotion ({word!r})"
+                    if which == emotion
+                    else f"names {which!r} ({word!r}), an emotion of the run"
                 )
-    return {e: [t.strip() for t in table[e]] for e in emotions}
+                raise ConfigError(path, f"scenarios.{emotion}[{i}]", problem)
+    return {e: [t.strip() for t in table[e]] for e in scenario_emotions}
 
 
 # ---------------------------------------------------------------- models
@@ -336,10 +354,25 @@ class RunConfig:
     layers: dict[str, list[int]]
     settings: dict
     corpora: list[str] = field(default_factory=lambda: ["templates"])
+    # The files each analysis section names (resolved), for the rules' inputs: a changed
+    # file reruns the jobs that read it.
+    section_files: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def slugs(self) -> list[str]:
         return [emotion_slug(e) for e in self.emotions]
+
+    def pooling(self, corpus: str = "templates"):
+        """How a corpus's passages (and its neutral set) are pooled: the extraction
+        settings; stories have no emotion word to pool after and start at their own
+        token offset (stories.pool_start)."""
+        from .pooling import Pooling
+
+        extraction = self.settings["extraction"]
+        if corpus == "stories":
+            start = self.settings["stories"]["pool_start"]
+            return Pooling.from_settings(extraction, pool_from="passage_start", pool_start=start)
+        return Pooling.from_settings(extraction)
 
 
 def load_run_config(
@@ -351,14 +384,77 @@ def load_run_config(
     layers = config.get("layers") if isinstance(config, dict) else None
     if isinstance(layers, list) and all(isinstance(x, str) and x.isdigit() for x in layers):
         config["layers"] = [int(x) for x in layers]
-    validate_schema(config, "config.schema.yaml", label)
-    # The analysis sections live in their own schema files ($ref), whose defaults the
-    # top-level validation does not fill in: validate (and complete) each one itself.
-    for section in ANALYSIS_SECTIONS:
-        validate_schema(config[section], f"{section}.schema.yaml", label, prefix=section)
+    sections = _validate(config, label)
+    all_models = read_models(resolve_path(config["models_file"], workdir))
+    models = _chosen_models(config, label, all_models)
+    if isinstance(config["emotions"], list):
+        emotions = check_emotions(config["emotions"], label)
+    else:
+        emotions = read_emotion_list(resolve_path(config["emotions"], workdir))
+    corpus = config["corpus"]
+    templates_path = resolve_path(corpus["templates"], workdir)
+    neutral_path = resolve_path(corpus["neutral"], workdir)
+    neutral = read_neutral(neutral_path)
+    # The denoising PCA needs more neutral passages than it removes components,
+    # and a handful is too few to estimate a variance spectrum at all.
+    if len(neutral) < 10:
+        raise ConfigError(
+            neutral_path,
+            "",
+            f"only {len(neutral)} neutral passages; the denoising PCA needs at least 10",
+        )
+    from .wordforms import read_word_forms
 
-    models_path = resolve_path(config["models_file"], workdir)
-    all_models = read_models(models_path)
+    forms_path = resolve_path(config["word_forms"], workdir)
+    forms = read_word_forms(forms_path)
+    files: dict[str, list[str]] = {}
+    for name in sections:
+        sections[name], files[name] = _resolve_section(config[name], name, label, emotions, workdir)
+    stories = _story_settings(config, label, all_models, workdir)
+    stories["word_forms"] = str(forms_path)
+    scenarios = sections.get("generalisation", {}).get("scenarios")
+    if scenarios is not None:
+        synonyms = read_synonyms(Path(stories["synonyms"]))
+        read_scenarios(Path(scenarios), synonyms, emotions, forms)
+    return RunConfig(
+        models=models,
+        emotions=emotions,
+        templates=read_templates(templates_path),
+        neutral=neutral,
+        layers={key: _layers(config, label, key, spec) for key, spec in models.items()},
+        settings={
+            "corpus": {"templates": str(templates_path), "neutral": str(neutral_path)},
+            "extraction": dict(config["extraction"]),
+            "vectors": dict(config["vectors"]),
+            "stories": stories,
+            "word_forms": str(forms_path),
+            **sections,
+        },
+        corpora=list(config["corpora"]),
+        section_files=files,
+    )
+
+
+def _validate(config: dict, label: str) -> dict[str, dict]:
+    """Validate the top level, then every section a registered analysis reads against its
+    own schema (workflow/schemas/<section>.schema.yaml), filling in defaults. Returns the
+    sections, validated."""
+    from .registry import config_sections
+
+    if not isinstance(config, dict):
+        raise ConfigError(label, "(top level)", "must be a mapping of keys to values")
+    names = config_sections()
+    sections = {name: config.pop(name, None) for name in names}
+    try:
+        validate_schema(config, "config.schema.yaml", label)
+    finally:
+        config.update(sections)
+    for name in names:
+        config[name] = validate_schema(config[name], f"{name}.schema.yaml", label, prefix=name)
+    return {name: config[name] for name in names}
+
+
+def _chosen_models(config: dict, label: str, all_models: dict[str, ModelSpec]):
     for i, key in enumerate(config["models"]):
         if key not in all_models:
             known = ", ".join(sorted(all_models))
@@ -379,67 +475,52 @@ def load_run_config(
             raise ConfigError(
                 label, "dtype", "float16 on the cpu has partial kernels in PyTorch; use bfloat16"
             )
+    return models
 
-    if isinstance(config["emotions"], list):
-        emotions = check_emotions(config["emotions"], label)
-    else:
-        emotions = read_emotion_list(resolve_path(config["emotions"], workdir))
 
-    corpus = config["corpus"]
-    templates_path = resolve_path(corpus["templates"], workdir)
-    templates = read_templates(templates_path)
-    neutral_path = resolve_path(corpus["neutral"], workdir)
-    neutral = read_neutral(neutral_path)
-    # The denoising PCA needs more neutral passages than it removes components,
-    # and a handful is too few to estimate a variance spectrum at all.
-    if len(neutral) < 10:
-        raise ConfigError(
-            neutral_path,
-            "",
-            f"only {len(neutral)} neutral passages; the denoising PCA needs at least 10",
-        )
+def _layers(config: dict, label: str, key: str, spec: ModelSpec) -> list[int]:
+    if config["layers"] == "all":
+        return list(range(1, spec.num_layers + 1))
+    for i, layer in enumerate(config["layers"]):
+        if not 1 <= layer <= spec.num_layers:
+            raise ConfigError(
+                label,
+                f"layers[{i}]",
+                f"layer {layer} is outside the range 1..{spec.num_layers} of model {key!r}",
+            )
+    return sorted(set(config["layers"]) | {spec.layer_for_analysis})
 
-    stories = _story_settings(config, label, all_models, workdir)
-    generalisation = dict(config["generalisation"])
-    if generalisation["scenarios"] is not None:
-        scenarios_path = resolve_path(generalisation["scenarios"], workdir)
-        synonyms = read_synonyms(resolve_path(config["stories"]["synonyms"], workdir))
-        read_scenarios(scenarios_path, synonyms)
-        generalisation["scenarios"] = str(scenarios_path)
 
-    layers: dict[str, list[int]] = {}
-    for key, spec in models.items():
-        if config["layers"] == "all":
-            chosen = list(range(1, spec.num_layers + 1))
-        else:
-            for i, layer in enumerate(config["layers"]):
-                if not 1 <= layer <= spec.num_layers:
-                    raise ConfigError(
-                        label,
-                        f"layers[{i}]",
-                        f"layer {layer} is outside the range 1..{spec.num_layers} of model {key!r}",
-                    )
-            chosen = sorted(set(config["layers"]) | {spec.layer_for_analysis})
-        layers[key] = chosen
+def _resolve_section(
+    section: dict, name: str, label: str, emotions: list[str], workdir: Path | None
+) -> tuple[dict, list[str]]:
+    """A validated section with the values its schema marks (`x-resolve`) read, and the files
+    it names: `path` is resolved; `emotion-list` (a file or an inline list) becomes the
+    listed emotions present in the run, in the list's order; `arousal-csv` is resolved and
+    checked."""
+    from .norms import NormsError, read_arousal_csv
 
-    return RunConfig(
-        models=models,
-        emotions=emotions,
-        templates=templates,
-        neutral=neutral,
-        layers=layers,
-        settings={
-            "corpus": {"templates": str(templates_path), "neutral": str(neutral_path)},
-            "extraction": dict(config["extraction"]),
-            "vectors": dict(config["vectors"]),
-            "geometry": dict(config["geometry"]),
-            "lens": dict(config["lens"]),
-            "steering": dict(config["steering"]),
-            "stories": stories,
-            "generalisation": generalisation,
-        },
-        corpora=list(config["corpora"]),
-    )
+    schema = read_yaml(SCHEMA_DIR / f"{name}.schema.yaml")
+    out, files = dict(section), []
+    for key, spec in schema.get("properties", {}).items():
+        kind, value = spec.get("x-resolve"), out.get(key)
+        if kind is None or value is None:
+            continue
+        if kind == "emotion-list":
+            listed = (
+                value
+                if isinstance(value, list)
+                else read_emotion_list(resolve_path(value, workdir))
+            )
+            out[key] = [e for e in listed if e in set(emotions)]
+            continue
+        out[key] = str(resolve_path(value, workdir))
+        if kind == "arousal-csv":
+            try:
+                read_arousal_csv(out[key])
+            except NormsError as err:
+                raise ConfigError(label, f"{name}.{key}", str(err)) from None
+    return out, files
 
 
 def _story_settings(

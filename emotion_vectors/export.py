@@ -18,18 +18,13 @@ counts in llama.cpp's numbering (our layer L is L-1 there).
 
 from __future__ import annotations
 
-import json
-import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .store import atomic_path, read_vector_matrix, write_json_atomic
-
-log = logging.getLogger("emotion_vectors")
+from .store import atomic_path
 
 ARCH = "controlvector"
 PREFIX = "direction."
@@ -192,82 +187,3 @@ def _field_value(field):
     if field.types[0] == GGUFValueType.ARRAY:
         return [scalar(field.parts[i], field.types[-1]) for i in field.data]
     return scalar(field.parts[field.data[0]], field.types[0])
-
-
-# ---------------------------------------------------------------- the workflow job
-
-
-def export_control_vectors(
-    model: str,
-    source: str,
-    corpus: str,
-    vector_files: Mapping[int, str],
-    norms_file: str,
-    meta_file: str,
-    analysis_layer: int,
-    outputs: Mapping[str, str],
-    layer_outputs: Mapping[str, str],
-    manifest: str,
-) -> dict:
-    """One control vector per emotion with every exportable layer (`outputs[emotion]`), and
-    one with the analysis layer alone (`layer_outputs[emotion]`), plus a JSON manifest."""
-    started = time.perf_counter()
-    norms_data = json.loads(Path(norms_file).read_text())
-    norms = {int(k): float(v) for k, v in norms_data["mean_norm"].items()}
-    per_layer: dict[int, dict[str, np.ndarray]] = {}
-    for layer, path in vector_files.items():
-        emotions, matrix = read_vector_matrix(path, denoised=True)
-        per_layer[int(layer)] = dict(zip(emotions, matrix, strict=True))
-    missing = sorted(set(outputs) - set(per_layer[analysis_layer]))
-    if missing:
-        raise ValueError(f"no vectors for {missing} in {vector_files[analysis_layer]}")
-    # The precision the activations behind the vectors were computed in.
-    meta = json.loads(Path(meta_file).read_text())
-    precision = {k: str(meta[k]) for k in ("dtype", "device") if meta.get(k)}
-    exported = [layer for layer in sorted(per_layer) if layer >= 2]
-    common = {
-        "model": model,
-        "source": source,
-        "corpus": corpus,
-        "vector": "denoised",
-        "scale": "strength 1.0 = unit(vector) x mean residual norm of the layer",
-        "layer_numbering": "direction.N is block N from 0 = this project's layer N+1",
-        **precision,
-    }
-    for emotion in outputs:
-        vectors = {layer: per_layer[layer][emotion] for layer in per_layer}
-        directions = layer_directions(vectors, norms)
-        about = {**common, "emotion": emotion, "layers": [our_layer(i) for i in directions]}
-        write_control_vector(outputs[emotion], directions, model, about)
-        single = {llama_cpp_index(analysis_layer): directions[llama_cpp_index(analysis_layer)]}
-        write_control_vector(
-            layer_outputs[emotion], single, model, {**about, "layers": [analysis_layer]}
-        )
-    summary = {
-        **common,
-        "emotions": list(outputs),
-        "analysis_layer": analysis_layer,
-        "layers": exported,
-        "llama_cpp_index": {str(layer): llama_cpp_index(layer) for layer in exported},
-        "not_exported": [layer for layer in sorted(per_layer) if layer < 2],
-        "residual_norms": {str(layer): norms[layer] for layer in exported},
-        "files": {"all_layers": dict(outputs), "analysis_layer": dict(layer_outputs)},
-        "usage": (
-            f"llama-cli -m MODEL.gguf --control-vector-scaled {_first(layer_outputs)} 0.25 "
-            "(analysis layer only); an all-layer file with --control-vector-layer-range "
-            f"{llama_cpp_index(analysis_layer)} {llama_cpp_index(analysis_layer)} does the same"
-        ),
-    }
-    write_json_atomic(summary, manifest)
-    log.info(
-        "%s: %d control vectors (layers %s) in %.1f s",
-        model,
-        len(outputs),
-        exported,
-        time.perf_counter() - started,
-    )
-    return summary
-
-
-def _first(files: Mapping[str, str]) -> str:
-    return next(iter(files.values()))

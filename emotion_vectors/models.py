@@ -16,10 +16,12 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .architecture import architecture
 from .config import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -122,6 +124,12 @@ def activation_cache_dtype(requested: str, device: str) -> str:
     available = available_devices()
     resolved = resolve_dtype(requested, resolve_device(device, available), available)
     return "auto" if resolved == "float32" else resolved
+
+
+def model_fingerprint(spec: ModelSpec) -> dict:
+    """What determines a model's numbers, for cache keys: its source and the resolved compute
+    dtype (`auto` means bfloat16 on one machine and float32 on another)."""
+    return {**spec.fingerprint(), "dtype": activation_cache_dtype(spec.dtype, spec.device)}
 
 
 def torch_dtype(name: str) -> Any:
@@ -258,11 +266,43 @@ def _load_pretrained(where: WeightsLocation, kwargs: dict, dtype: Any) -> tuple[
     raise AssertionError("unreachable")
 
 
+def _load_local_gguf(spec: ModelSpec, where: WeightsLocation, dtype: str, common: dict):
+    """(tokenizer, model, from the conversion cache?) of a local GGUF file: the converted
+    safetensors when there are some, else the GGUF file, converted once for next time."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = Path(where.folder) / where.gguf_file
+    conv = _conversion_dir(spec, gguf_path, dtype)
+    if (conv / "config.json").exists():
+        model = AutoModelForCausalLM.from_pretrained(
+            conv, dtype=torch_dtype(dtype), local_files_only=True, **common
+        )
+        return AutoTokenizer.from_pretrained(conv, local_files_only=True), model, True
+    log.info("dequantising %s (once; cached in %s)", gguf_path, conv)
+    tokenizer = AutoTokenizer.from_pretrained(where.folder, gguf_file=where.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        where.folder, gguf_file=where.gguf_file, dtype=torch_dtype(dtype), **common
+    )
+    _save_conversion(model, tokenizer, conv)
+    return tokenizer, model, False
+
+
+def _check_shape(spec: ModelSpec, n_layers: int, width: int) -> None:
+    if n_layers != spec.num_layers:
+        raise ModelUnavailable(
+            f"config/models.yaml: models.{spec.key}.num_layers: declared {spec.num_layers} "
+            f"but the model has {n_layers} decoder layers"
+        )
+    if spec.hidden_size is not None and width != spec.hidden_size:
+        raise ModelUnavailable(
+            f"config/models.yaml: models.{spec.key}.hidden_size: declared {spec.hidden_size} "
+            f"but the model's residual stream is {width} wide"
+        )
+
+
 def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = None) -> LoadedModel:
     """Load a model and its tokenizer for inference, with no network access needed for
     package and path sources. Raises ModelUnavailable with instructions when it cannot."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     available = available_devices()
     device = resolve_device(device or spec.device, available)
     dtype = resolve_dtype(dtype or spec.dtype, device, available)
@@ -270,25 +310,10 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
     common: dict[str, Any] = {"trust_remote_code": spec.trust_remote_code}
     if where.is_hub and spec.revision:
         common["revision"] = spec.revision
-
     converted_from_cache = False
     try:
         if where.gguf_file and not where.is_hub:
-            gguf_path = Path(where.folder) / where.gguf_file
-            conv = _conversion_dir(spec, gguf_path, dtype)
-            if (conv / "config.json").exists():
-                model = AutoModelForCausalLM.from_pretrained(
-                    conv, dtype=torch_dtype(dtype), local_files_only=True, **common
-                )
-                tokenizer = AutoTokenizer.from_pretrained(conv, local_files_only=True)
-                converted_from_cache = True
-            else:
-                log.info("dequantising %s (once; cached in %s)", gguf_path, conv)
-                tokenizer = AutoTokenizer.from_pretrained(where.folder, gguf_file=where.gguf_file)
-                model = AutoModelForCausalLM.from_pretrained(
-                    where.folder, gguf_file=where.gguf_file, dtype=torch_dtype(dtype), **common
-                )
-                _save_conversion(model, tokenizer, conv)
+            tokenizer, model, converted_from_cache = _load_local_gguf(spec, where, dtype, common)
         else:
             kwargs = dict(common)
             if where.gguf_file:
@@ -300,23 +325,10 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
         if where.is_hub:
             raise _hub_error(spec, err) from err
         raise ModelUnavailable(f"model {spec.key!r}: loading failed: {err}") from err
-
     model.to(device)
     model.eval()
-    cfg = (
-        model.config.get_text_config() if hasattr(model.config, "get_text_config") else model.config
-    )
-    n_layers, width = cfg.num_hidden_layers, cfg.hidden_size
-    if n_layers != spec.num_layers:
-        raise ModelUnavailable(
-            f"config/models.yaml: models.{spec.key}.num_layers: declared {spec.num_layers} "
-            f"but the model has {n_layers} decoder layers"
-        )
-    if spec.hidden_size is not None and width != spec.hidden_size:
-        raise ModelUnavailable(
-            f"config/models.yaml: models.{spec.key}.hidden_size: declared {spec.hidden_size} "
-            f"but the model's residual stream is {width} wide"
-        )
+    arch = architecture(model)
+    _check_shape(spec, arch.num_layers, arch.hidden_size)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     info = {
@@ -324,8 +336,8 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
         "source": spec.source,
         "gguf_file": where.gguf_file,
         "architecture": type(model).__name__,
-        "num_layers": n_layers,
-        "hidden_size": width,
+        "num_layers": arch.num_layers,
+        "hidden_size": arch.hidden_size,
         "device": device,
         "dtype": dtype,
         "from_conversion_cache": converted_from_cache,
@@ -333,16 +345,12 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
     return LoadedModel(spec, model, tokenizer, device, dtype, info)
 
 
-def decoder_layers(model: Any) -> Any:
-    """The ModuleList of decoder blocks, whose outputs are the residual stream."""
+def load_for_job(model: Mapping | ModelSpec, threads: int | None = None) -> LoadedModel:
+    """The model of a workflow job (its entry as the rule passes it), with torch limited
+    to the job's threads: the one way every job that needs a model loads it."""
     import torch
 
-    base = getattr(model, "base_model", model)
-    layers = getattr(base, "layers", None)
-    if isinstance(layers, torch.nn.ModuleList):
-        return layers
-    n = model.config.get_text_config().num_hidden_layers
-    for module in model.modules():
-        if isinstance(module, torch.nn.ModuleList) and len(module) == n:
-            return module
-    raise RuntimeError(f"cannot find the decoder layers of {type(model).__name__}")
+    if threads and threads > 0:
+        torch.set_num_threads(threads)
+    spec = model if isinstance(model, ModelSpec) else ModelSpec(**model)
+    return load_model(spec)

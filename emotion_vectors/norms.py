@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
 
@@ -118,3 +119,22 @@ def read_arousal_csv(path: str | Path) -> dict[str, float]:
 def norms_for(emotions: Sequence[str], norms: Mapping[str, float]) -> np.ndarray:
     """One rating per emotion (exact, lower-case match), NaN where the norms lack it."""
     return np.array([norms.get(e.lower(), np.nan) for e in emotions], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Norms:
+    """Human ratings of a run's emotions, aligned with its emotion list."""
+
+    valence: np.ndarray  # per emotion, NaN where unrated
+    valence_source: str
+    arousal: np.ndarray | None  # None when no arousal file is configured
+    arousal_source: str | None
+
+
+def load_norms(emotions: Sequence[str], arousal_csv: str | None = None) -> Norms:
+    """VADER valence for every emotion, and arousal from the user's CSV when given."""
+    valence = norms_for(emotions, read_vader_lexicon())
+    if arousal_csv is None:
+        return Norms(valence, vader_source(), None, None)
+    arousal = norms_for(emotions, read_arousal_csv(arousal_csv))
+    return Norms(valence, vader_source(), arousal, arousal_csv)

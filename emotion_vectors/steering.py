@@ -23,12 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from .activations import tokenize
-from .models import decoder_layers
+from .architecture import architecture
 
 log = logging.getLogger("emotion_vectors")
 
@@ -52,9 +51,7 @@ def steer(model, layer: int, deltas, positions=None) -> Iterator[None]:
     every position of every forward pass, including the new tokens of a generation)."""
     import torch
 
-    blocks = decoder_layers(model)
-    if not 1 <= layer <= len(blocks):
-        raise ValueError(f"layer {layer} is outside 1..{len(blocks)}")
+    block = architecture(model).block(layer)
 
     def hook(_module, _inputs, output):
         hidden = output[0] if isinstance(output, tuple) else output
@@ -71,60 +68,11 @@ def steer(model, layer: int, deltas, positions=None) -> Iterator[None]:
         steered = hidden + add
         return (steered, *output[1:]) if isinstance(output, tuple) else steered
 
-    handle = blocks[layer - 1].register_forward_hook(hook)
+    handle = block.register_forward_hook(hook)
     try:
         yield
     finally:
         handle.remove()
-
-
-# ---------------------------------------------------------------- residual norms
-
-
-def residual_norms(
-    model, tokenizer, texts: Sequence[str], batch_size: int = 16, max_length: int = 512
-) -> dict[int, float]:
-    """{layer: mean L2 norm of the residual stream} over the passages' own tokens (no
-    BOS or other special tokens, whose norms are often far larger), for every layer."""
-    from .activations import length_sorted_batches, pad_batch
-
-    n_layers = len(decoder_layers(model))
-    tok = tokenize(tokenizer, texts, max_length)
-    sums = np.zeros(n_layers)
-    count = 0.0
-    for batch in length_sorted_batches(tok.lengths, batch_size):
-        ids, mask, weights = pad_batch(tok, batch, tokenizer.pad_token_id, 0)
-        sums += _weighted_norm_sums(model, ids, mask, weights)
-        count += float(weights.sum())
-    return {i + 1: float(s / count) for i, s in enumerate(sums)}
-
-
-def _weighted_norm_sums(model, ids, mask, weights) -> np.ndarray:
-    """Per layer, the sum over tokens of weight x L2 norm of the block's output."""
-    import torch
-
-    blocks = decoder_layers(model)
-    device = next(model.parameters()).device
-    w = weights.to(device)
-    sums = np.zeros(len(blocks))
-
-    def make_hook(i: int):
-        def hook(_module, _inputs, output):
-            hidden = output[0] if isinstance(output, tuple) else output
-            sums[i] = float((hidden.float().norm(dim=-1) * w).sum())
-
-        return hook
-
-    handles = [b.register_forward_hook(make_hook(i)) for i, b in enumerate(blocks)]
-    try:
-        with torch.inference_mode():
-            model.base_model(
-                input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False
-            )
-    finally:
-        for h in handles:
-            h.remove()
-    return sums
 
 
 # ---------------------------------------------------------------- "He feels ___"
@@ -151,7 +99,7 @@ def _cache_argument(model) -> str:
     recent transformers (which deprecates `past_key_values`), `past_key_values` before."""
     import inspect
 
-    params = inspect.signature(model.base_model.forward).parameters
+    params = inspect.signature(architecture(model).base.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
@@ -175,8 +123,8 @@ def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
     steered layer. The cache's `update` is wrapped on this one cache object only."""
     import torch
 
-    blocks = decoder_layers(model)
-    device = next(model.parameters()).device
+    arch = architecture(model)
+    blocks, device = arch.blocks, arch.device
     outputs: list = [None] * len(blocks)
     updates: list[list] = [[] for _ in blocks]
     handles = []
@@ -211,9 +159,7 @@ def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
         handles.append(block.register_forward_hook(make_post(i)))
     try:
         with torch.inference_mode():
-            model.base_model(
-                input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True
-            )
+            arch.base(input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True)
     finally:
         for h in handles:
             h.remove()
@@ -259,7 +205,7 @@ def _replay_block(prefix: PromptPrefix, index: int, block):
 @contextlib.contextmanager
 def _replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
     """Blocks 1..layer replay `prefix` for the duration of the block; restored after."""
-    blocks = decoder_layers(model)
+    blocks = architecture(model).blocks
     originals = [blocks[i] for i in range(layer)]
     try:
         for i in range(layer):
@@ -273,7 +219,7 @@ def _replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
 def _log_softmax_of(model, hidden):
     import torch
 
-    return torch.log_softmax(model.get_output_embeddings()(hidden).float(), dim=-1)
+    return torch.log_softmax(architecture(model).unembedding(hidden).float(), dim=-1)
 
 
 def word_logprobs(
@@ -294,7 +240,8 @@ def word_logprobs(
     import torch
 
     n = len(words)
-    device = next(model.parameters()).device
+    arch = architecture(model)
+    device = arch.device
     cache_arg = _cache_argument(model)
     if prefix is not None and list(prefix.prompt_ids) != list(prompt_ids):
         raise ValueError("the prompt prefix was computed for another prompt")
@@ -309,33 +256,54 @@ def word_logprobs(
             ctx.enter_context(steer(model, layer, np.asarray(deltas)[rows]))
         with torch.inference_mode():
             with ctx:  # every position of this pass is a prompt position
-                prompt = model.base_model(input_ids=ids, use_cache=True)
+                prompt = arch.base(input_ids=ids, use_cache=True)
             first = _log_softmax_of(model, prompt.last_hidden_state[:, -1])
             # The first token of every word comes from the prompt's last position.
             pairs = [(r, w) for r in range(len(rows)) for w in words[rows[r]]]
             lps = [float(first[r, w[0]]) for r, w in pairs]
-            longer = [k for k, (_, w) in enumerate(pairs) if len(w) > 1]
-            if longer:
-                # Feed tokens[:-1] of the longer words after the (steered) prompt cache,
-                # without steering: later positions are never steered.
-                width = max(len(pairs[k][1]) - 1 for k in longer)
-                feed = torch.zeros((len(longer), width), dtype=torch.long, device=device)
-                for j, k in enumerate(longer):
-                    feed[j, : len(pairs[k][1]) - 1] = torch.tensor(pairs[k][1][:-1])
-                cache = _cache_of(prompt)
-                cache.reorder_cache(torch.tensor([pairs[k][0] for k in longer], device=device))
-                mask = torch.ones((len(longer), len(prompt_ids) + width), device=device)
-                rest = model.base_model(
-                    input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache}
-                )
-                logp = _log_softmax_of(model, rest.last_hidden_state)
-                for j, k in enumerate(longer):
-                    w = pairs[k][1]
-                    # Right padding: position t predicts token t + 1 of the word.
-                    lps[k] += sum(float(logp[j, t, w[t + 1]]) for t in range(len(w) - 1))
+            _add_continuations(model, prompt, pairs, lps, len(prompt_ids), cache_arg)
         for (r, _), lp in zip(pairs, lps, strict=True):
             out[rows[r]].append(lp)
     return out
+
+
+# Rows of one continuation pass: each row holds a copy of the prompt's key/value cache.
+CONTINUATION_ROWS = 256
+
+
+def _add_continuations(model, prompt, pairs, lps: list[float], prompt_len: int, cache_arg):
+    """Add to `lps[k]` the log-probability of tokens 2.. of word k (pairs[k] = (prompt row,
+    token ids)), teacher-forced after that row's (steered) prompt cache, unsteered: later
+    positions are never steered. Rows are sorted by word length, so a chunk pads little,
+    and only the positions that predict a word token go through the unembedding; in
+    chunks, so many words per prompt stay in memory."""
+    import copy
+
+    import torch
+
+    arch = architecture(model)
+    longer = sorted(
+        (k for k, (_, w) in enumerate(pairs) if len(w) > 1), key=lambda k: len(pairs[k][1])
+    )
+    for start in range(0, len(longer), CONTINUATION_ROWS):
+        chunk = longer[start : start + CONTINUATION_ROWS]
+        width = max(len(pairs[k][1]) - 1 for k in chunk)
+        feed = torch.zeros((len(chunk), width), dtype=torch.long, device=arch.device)
+        for j, k in enumerate(chunk):
+            feed[j, : len(pairs[k][1]) - 1] = torch.tensor(pairs[k][1][:-1])
+        cache = _cache_of(prompt)
+        cache = copy.deepcopy(cache) if len(longer) > len(chunk) else cache
+        cache.reorder_cache(torch.tensor([pairs[k][0] for k in chunk], device=arch.device))
+        mask = torch.ones((len(chunk), prompt_len + width), device=arch.device)
+        rest = arch.base(input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache})
+        # Right padding: position t of row j predicts token t + 1 of its word.
+        rows = [(j, t) for j, k in enumerate(chunk) for t in range(len(pairs[k][1]) - 1)]
+        hidden = rest.last_hidden_state[[j for j, _ in rows], [t for _, t in rows]]
+        logp = _log_softmax_of(model, hidden)
+        targets = [pairs[chunk[j]][1][t + 1] for j, t in rows]
+        picked = logp[torch.arange(len(rows)), torch.tensor(targets)].tolist()
+        for (j, _), value in zip(rows, picked, strict=True):
+            lps[chunk[j]] += value
 
 
 @dataclass
@@ -429,8 +397,8 @@ def steered_generations(
     what one prompt's batch did."""
     import torch
 
-    device = next(model.parameters()).device
-    width = model.config.get_text_config().hidden_size
+    arch = architecture(model)
+    device, width = arch.device, arch.hidden_size
     deltas = np.stack([np.zeros(width) if d is None else d for _, d in conditions])
     texts = [
         tokenizer.apply_chat_template(
@@ -467,107 +435,74 @@ def steered_generations(
     return rows
 
 
-# ---------------------------------------------------------------- figures
+# ---------------------------------------------------------------- a session of experiments
 
 
-def _pyplot():
-    import matplotlib
+@dataclass
+class SteeringSession:
+    """One loaded model and one "He feels" prompt, shared by the steering experiments of a
+    job. It remembers the unsteered baselines and every steered log-probability it has
+    computed, keyed by (vector file, layer, emotion, strength, word), so an experiment
+    that repeats a condition of another reads it instead of running it again."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    loaded: object
+    prompt: list[int]
+    prefix: PromptPrefix
+    norms: dict[int, float]
+    batch_size: int
+    baselines: dict[str, float] = field(default_factory=dict)
+    memo: dict[tuple, float] = field(default_factory=dict)
 
-    return plt
+    @classmethod
+    def open(cls, loaded, settings: Mapping, norms: Mapping[int, float]) -> SteeringSession:
+        prompt = he_feels_prompt(
+            loaded.tokenizer, loaded.spec.chat, settings["question"], settings["answer_prefix"]
+        )
+        prefix = prompt_prefix(loaded.model, prompt)
+        return cls(loaded, prompt, prefix, dict(norms), int(settings["batch_size"]))
 
+    def baseline(self, words: Sequence[str]) -> dict[str, float]:
+        """Unsteered log-probability of each word, the missing ones in one prompt pass."""
+        missing = [w for w in dict.fromkeys(words) if w not in self.baselines]
+        if missing:
+            ids = [word_ids(self.loaded.tokenizer, w) for w in missing]
+            lps = word_logprobs(self.loaded.model, self.prompt, [ids])[0]
+            self.baselines.update(zip(missing, lps, strict=True))
+        return {w: self.baselines[w] for w in words}
 
-def plot_self(self_table, model: str, layer: int, strength: float, path) -> None:
-    """Sorted horizontal bars: the change in log-probability of each emotion's own word."""
-    plt = _pyplot()
-    data = self_table.sort_values("change")
-    n = len(data)
-    fig, ax = plt.subplots(figsize=(7, max(3.5, 0.14 * n + 1.4)))
-    colors = np.where(data["change"] > 0, "#c0392b", "#2c7fb8")
-    ax.barh(range(n), data["change"], color=colors)
-    ax.set_yticks(range(n), data["emotion"], fontsize=7 if n > 40 else 9)
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("change in log-probability of the emotion's own word")
-    ax.xaxis.set_ticks_position("both")
-    ax.tick_params(axis="x", labeltop=True)
-    positive = (data["change"] > 0).mean()
-    ax.set_title(
-        f'Self-steering on "He feels ___": {model}, layer {layer}, strength {strength:g}\n'
-        f"{positive:.0%} of {n} emotions raised",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    def effects(
+        self, source: str, vectors: Mapping[str, np.ndarray], run: SteeringRun
+    ) -> list[dict]:
+        """`steering_effects` rows of `run` (vectors from the file `source`), computing only
+        the conditions this session has not computed before."""
+        baseline = self.baseline([w for ws in run.words for w in ws])
 
+        def key(emotion, strength, word):
+            return (source, run.layer, emotion, float(strength), word)
 
-def plot_cross(matrix, model: str, layer: int, strength: float, path) -> None:
-    """Heatmap of the change in each word's log-probability (columns) under each steering
-    vector (rows), coloured on a scale centred at 0."""
-    plt = _pyplot()
-    values = matrix.to_numpy(dtype=float)
-    n = len(matrix)
-    limit = float(np.nanmax(np.abs(values))) if values.size else 1.0
-    fig, ax = plt.subplots(figsize=(max(5, 0.3 * n + 3), max(4.5, 0.3 * n + 2)))
-    image = ax.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
-    ax.set_xticks(range(n), matrix.columns, rotation=90, fontsize=8)
-    ax.set_yticks(range(n), matrix.index, fontsize=8)
-    ax.set_xlabel("word scored after 'He feels'")
-    ax.set_ylabel("steering vector")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="change in log-probability")
-    ax.set_title(f"Cross-steering: {model}, layer {layer}, strength {strength:g}", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_strength_sweep(table, model: str, layer: int, path) -> None:
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for emotion, group in table.groupby("emotion", sort=False):
-        ax.plot(group["strength"], group["change"], marker="o", label=emotion)
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.axvline(0, color="grey", linewidth=0.6, linestyle=":")
-    ax.set_xlabel("steering strength (x mean residual norm)")
-    ax.set_ylabel("change in log-prob of own word")
-    ax.set_title(f"Strength sweep: {model}, layer {layer}", fontsize=10)
-    ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def plot_layer_sweep(table, model: str, strength: float, analysis_layer: int, path) -> None:
-    plt = _pyplot()
-    by_layer = table.groupby("layer")["change"]
-    mean, positive = by_layer.mean(), by_layer.apply(lambda c: (c > 0).mean())
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    ax.plot(mean.index, mean.values, marker="o", color="#c0392b", label="mean self effect")
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.axvline(
-        analysis_layer, color="grey", linestyle="--", label=f"analysis layer {analysis_layer}"
-    )
-    ax.set_xlabel("steered layer")
-    ax.set_ylabel("mean change in log-prob of own word")
-    twin = ax.twinx()
-    twin.plot(
-        positive.index,
-        100 * positive.values,
-        marker="s",
-        color="#2c7fb8",
-        alpha=0.6,
-        label="emotions raised (%)",
-    )
-    twin.set_ylim(0, 105)
-    twin.set_ylabel("emotions raised (%)")
-    n = table["emotion"].nunique()
-    ax.set_title(f"Layer sweep: {model}, {n} emotions, strength {strength:g}", fontsize=10)
-    lines = ax.get_legend_handles_labels()
-    more = twin.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        todo = [
+            (e, s, [w for w in ws if key(e, s, w) not in self.memo])
+            for e, s, ws in zip(run.emotions, run.strengths, run.words, strict=True)
+        ]
+        todo = [(e, s, ws) for e, s, ws in todo if ws]
+        if todo:
+            fresh = SteeringRun(
+                run.layer, [e for e, _, _ in todo], [s for _, s, _ in todo], [w for *_, w in todo]
+            )
+            for row in steering_effects(
+                self.loaded.model,
+                self.loaded.tokenizer,
+                self.prompt,
+                fresh,
+                vectors,
+                self.norms[run.layer],
+                baseline,
+                self.batch_size,
+                self.prefix,
+            ):
+                self.memo[key(row["emotion"], row["strength"], row["word"])] = row["logprob"]
+        logprobs = [
+            [self.memo[key(e, s, w)] for w in ws]
+            for e, s, ws in zip(run.emotions, run.strengths, run.words, strict=True)
+        ]
+        return effect_rows(run, logprobs, baseline)

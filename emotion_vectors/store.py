@@ -2,8 +2,8 @@
 
 An activation file holds one (model, emotion) pair: one row per passage, one
 fixed-size float32 list column per layer (`layer_1`, `layer_2`, ...), so reading one
-layer reads one column chunk and nothing else. Vector files hold one layer: one row per
-emotion, with `raw` and `denoised` columns.
+layer reads one column chunk and nothing else. A vector file holds one (model, corpus):
+one row per emotion, two columns per layer (`raw_<L>`, `denoised_<L>`).
 """
 
 from __future__ import annotations
@@ -100,12 +100,13 @@ def link_or_copy(src: str | Path, dst: str | Path) -> None:
     os.replace(tmp, dst)
 
 
-def _matrix_to_list_array(matrix: np.ndarray) -> pa.FixedSizeListArray:
+def matrix_column(matrix: np.ndarray) -> pa.FixedSizeListArray:
+    """A [rows, width] matrix as a fixed-size float32 list column."""
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     return pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), matrix.shape[1])
 
 
-def _list_column_to_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def column_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     width = column.type.list_size
@@ -123,7 +124,7 @@ def activation_table(
         "n_tokens": pa.array(list(n_tokens), pa.int32()),
     }
     for layer in sorted(pooled):
-        columns[layer_column(layer)] = _matrix_to_list_array(pooled[layer])
+        columns[layer_column(layer)] = matrix_column(pooled[layer])
     table = pa.table(columns)
     return table.replace_schema_metadata({META_KEY: json.dumps(dict(metadata)).encode()})
 
@@ -141,30 +142,49 @@ def read_layers(path: str | Path) -> list[int]:
 def read_activation_matrix(path: str | Path, layer: int) -> tuple[list[str], np.ndarray]:
     """(passage ids, [passages, width] float32) of one layer of one activation file."""
     table = pq.read_table(path, columns=["passage_id", layer_column(layer)])
-    return table.column("passage_id").to_pylist(), _list_column_to_matrix(
-        table.column(layer_column(layer))
-    )
+    return table.column("passage_id").to_pylist(), column_matrix(table.column(layer_column(layer)))
 
 
 def read_activation_layers(path: str | Path, layers: Sequence[int]) -> dict[int, np.ndarray]:
     table = pq.read_table(path, columns=[layer_column(layer) for layer in layers])
-    return {layer: _list_column_to_matrix(table.column(layer_column(layer))) for layer in layers}
+    return {layer: column_matrix(table.column(layer_column(layer))) for layer in layers}
+
+
+def vector_column(layer: int, denoised: bool = True) -> str:
+    return f"{'denoised' if denoised else 'raw'}_{layer}"
 
 
 def vector_table(
-    emotions: Sequence[str], raw: np.ndarray, denoised: np.ndarray, metadata: Mapping[str, Any]
+    emotions: Sequence[str],
+    layers: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    metadata: Mapping[str, Any],
 ) -> pa.Table:
-    table = pa.table(
-        {
-            "emotion": pa.array(list(emotions), pa.string()),
-            "raw": _matrix_to_list_array(raw),
-            "denoised": _matrix_to_list_array(denoised),
-        }
-    )
+    """`layers`: {layer: (raw, denoised)}, each [emotions, width]."""
+    columns: dict[str, Any] = {"emotion": pa.array(list(emotions), pa.string())}
+    for layer in sorted(layers):
+        raw, denoised = layers[layer]
+        columns[vector_column(layer, False)] = matrix_column(raw)
+        columns[vector_column(layer, True)] = matrix_column(denoised)
+    table = pa.table(columns)
     return table.replace_schema_metadata({META_KEY: json.dumps(dict(metadata)).encode()})
 
 
-def read_vector_matrix(path: str | Path, denoised: bool = True) -> tuple[list[str], np.ndarray]:
-    column = "denoised" if denoised else "raw"
+def read_vector_layers(path: str | Path) -> list[int]:
+    """The layers a vector file holds."""
+    names = pq.read_schema(path).names
+    return sorted(int(n.split("_", 1)[1]) for n in names if n.startswith("denoised_"))
+
+
+def read_vector_matrix(
+    path: str | Path, layer: int, denoised: bool = True
+) -> tuple[list[str], np.ndarray]:
+    """(emotions, [emotions, width] float32) of one layer of a vector file."""
+    column = vector_column(layer, denoised)
     table = pq.read_table(path, columns=["emotion", column])
-    return table.column("emotion").to_pylist(), _list_column_to_matrix(table.column(column))
+    return table.column("emotion").to_pylist(), column_matrix(table.column(column))
+
+
+def read_vectors(path: str | Path, layer: int, denoised: bool = True) -> dict[str, np.ndarray]:
+    """{emotion: vector} of one layer of a vector file."""
+    emotions, matrix = read_vector_matrix(path, layer, denoised)
+    return dict(zip(emotions, matrix, strict=True))

@@ -22,18 +22,16 @@ import hashlib
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .config import ModelSpec, emotion_from_slug
-from .store import link_or_copy, write_json_atomic, write_parquet_atomic
+from .architecture import architecture
+from .config import emotion_from_slug
 from .wording import find_forbidden, forbidden_pattern
 
 log = logging.getLogger("emotion_vectors")
@@ -146,6 +144,7 @@ class WriterSettings:
     max_attempts: int
     min_words: int
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    forms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def fingerprint(self, emotion: str) -> dict:
         """What determines one emotion's stories (batch size does: sampling is batched)."""
@@ -162,6 +161,7 @@ class WriterSettings:
             "max_attempts": self.max_attempts,
             "min_words": self.min_words,
             "synonyms": sorted(self.synonyms.get(emotion, ())),
+            "forms": sorted(self.forms.get(emotion, ())),
         }
 
 
@@ -193,6 +193,26 @@ class Throughput:
     # jobs than about the writer; CPU seconds per token carry over to a quiet machine.
     cpu_seconds: float = 0.0
 
+    def add(self, seconds: float, cpu_seconds: float, new_tokens: int, stories: int) -> None:
+        self.seconds += seconds
+        self.cpu_seconds += cpu_seconds
+        self.new_tokens += new_tokens
+        self.stories += stories
+
+    def as_dict(self, threads: int) -> dict:
+        def per_second(x: float) -> float | None:
+            return round(x / self.seconds, 3) if self.seconds else None
+
+        return {
+            "stories_generated": self.stories,
+            "new_tokens": self.new_tokens,
+            "generation_seconds": round(self.seconds, 2),
+            "generation_cpu_seconds": round(self.cpu_seconds, 2),
+            "threads": threads,
+            "tokens_per_second": per_second(self.new_tokens),
+            "stories_per_second": per_second(self.stories),
+        }
+
 
 def generate_batch(
     model, tokenizer, prompts: Sequence[str], settings: WriterSettings, seed: int
@@ -201,7 +221,7 @@ def generate_batch(
     the number of new tokens generated (up to each row's end of sequence)."""
     import torch
 
-    device = next(model.parameters()).device
+    device = architecture(model).device
     tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
     enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
     torch.manual_seed(seed)
@@ -227,6 +247,66 @@ def generate_batch(
     return texts, count
 
 
+def _batch_prompts(tokenizer, batch: Sequence[StoryRequest], sentences: int):
+    """Chat-formatted prompts of a batch, each ending in the story's opening word."""
+    prompts, openings = [], []
+    for req in batch:
+        user, opening = story_prompt(req, sentences)
+        chat = tokenizer.apply_chat_template(
+            [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
+        )
+        prompts.append(chat + opening)
+        openings.append(opening)
+    return prompts, openings
+
+
+@dataclass
+class EmotionTally:
+    """What happened to one emotion's requests: accepted stories, rejections and why."""
+
+    accepted: dict[int, dict] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=lambda: {"forbidden_word": 0, "too_short": 0})
+    words_seen: dict[str, int] = field(default_factory=dict)
+    generated: int = 0
+
+    def judge(self, req, story: str, attempt: int, pattern, min_words: int) -> bool:
+        """Accept the story (True) or count why it is rejected (False)."""
+        bad = find_forbidden(story, pattern)
+        if bad is not None:
+            self.reasons["forbidden_word"] += 1
+            self.words_seen[bad.lower()] = self.words_seen.get(bad.lower(), 0) + 1
+            return False
+        if len(story.split()) < min_words:
+            self.reasons["too_short"] += 1
+            return False
+        self.accepted[req.index] = {
+            "emotion": req.emotion,
+            "passage_id": req.passage_id,
+            "topic": req.topic,
+            "person": req.person,
+            "character": req.character,
+            "attempt": attempt,
+            "text": story,
+        }
+        return True
+
+    def stats(self, requested: int, given_up: int) -> dict:
+        rejected = sum(self.reasons.values())
+        return {
+            "requested": requested,
+            "accepted": len(self.accepted),
+            "given_up": given_up,
+            "generated": self.generated,
+            "rejected": rejected,
+            "rejection_rate": round(rejected / self.generated, 4) if self.generated else 0.0,
+            "reasons": self.reasons,
+            "forbidden_words_found": dict(sorted(self.words_seen.items(), key=lambda kv: -kv[1])),
+        }
+
+
+STORY_COLUMNS = ["emotion", "passage_id", "topic", "person", "character", "attempt", "text"]
+
+
 def write_emotion(
     model,
     tokenizer,
@@ -235,181 +315,37 @@ def write_emotion(
     throughput: Throughput,
     on_story=None,
 ) -> tuple[pd.DataFrame, dict]:
-    """All stories of one emotion, rejecting any that names the emotion (or a synonym) or
-    is shorter than `min_words`, and writing those again (new seed) up to `max_attempts`
-    times. Returns the accepted stories and the emotion's rejection statistics."""
-    pattern = forbidden_pattern(emotion, settings.synonyms.get(emotion, ()))
+    """All stories of one emotion, rejecting any that names the emotion (a listed word form,
+    an inflection or a synonym) or is shorter than `min_words`, and writing those again
+    (new seed) up to `max_attempts` times. Returns the accepted stories and the emotion's
+    rejection statistics."""
+    pattern = forbidden_pattern(
+        emotion, settings.synonyms.get(emotion, ()), settings.forms.get(emotion, ())
+    )
     requests = story_requests(emotion, settings.topics, settings.stories_per_topic)
-    accepted: dict[int, dict] = {}
-    reasons = {"forbidden_word": 0, "too_short": 0}
-    words_seen: dict[str, int] = {}
-    generated = 0
+    tally = EmotionTally()
     pending = list(requests)
     for attempt in range(1, settings.max_attempts + 1):
-        if not pending:
-            break
         still = []
         for b in range(0, len(pending), settings.batch_size):
             batch = pending[b : b + settings.batch_size]
-            prompts, openings = [], []
-            for req in batch:
-                user, opening = story_prompt(req, settings.sentences)
-                chat = tokenizer.apply_chat_template(
-                    [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
-                )
-                prompts.append(chat + opening)
-                openings.append(opening)
+            prompts, openings = _batch_prompts(tokenizer, batch, settings.sentences)
             t0, c0 = time.perf_counter(), time.process_time()
-            texts, n_new = generate_batch(
-                model,
-                tokenizer,
-                prompts,
-                settings,
-                batch_seed(settings.seed, emotion, attempt, b // settings.batch_size),
-            )
-            throughput.seconds += time.perf_counter() - t0
-            throughput.cpu_seconds += time.process_time() - c0
-            throughput.new_tokens += n_new
-            throughput.stories += len(batch)
-            generated += len(batch)
+            seed = batch_seed(settings.seed, emotion, attempt, b // settings.batch_size)
+            texts, n_new = generate_batch(model, tokenizer, prompts, settings, seed)
+            throughput.add(time.perf_counter() - t0, time.process_time() - c0, n_new, len(batch))
+            tally.generated += len(batch)
             for req, opening, completion in zip(batch, openings, texts, strict=True):
                 story = clean_story(opening, completion)
-                bad = find_forbidden(story, pattern)
-                if bad is not None:
-                    reasons["forbidden_word"] += 1
-                    words_seen[bad.lower()] = words_seen.get(bad.lower(), 0) + 1
+                if not tally.judge(req, story, attempt, pattern, settings.min_words):
                     still.append(req)
-                elif len(story.split()) < settings.min_words:
-                    reasons["too_short"] += 1
-                    still.append(req)
-                else:
-                    accepted[req.index] = {
-                        "emotion": emotion,
-                        "passage_id": req.passage_id,
-                        "topic": req.topic,
-                        "person": req.person,
-                        "character": req.character,
-                        "attempt": attempt,
-                        "text": story,
-                    }
             if on_story is not None:
                 on_story(len(batch))
         pending = still
-    rows = [accepted[i] for i in sorted(accepted)]
-    columns = ["emotion", "passage_id", "topic", "person", "character", "attempt", "text"]
-    stats = {
-        "requested": len(requests),
-        "accepted": len(rows),
-        "given_up": len(pending),
-        "generated": generated,
-        "rejected": sum(reasons.values()),
-        "rejection_rate": round(sum(reasons.values()) / generated, 4) if generated else 0.0,
-        "reasons": reasons,
-        "forbidden_words_found": dict(sorted(words_seen.items(), key=lambda kv: -kv[1])),
-    }
-    return pd.DataFrame(rows, columns=columns), stats
-
-
-# ---------------------------------------------------------------- the workflow job
-
-
-def write_story_passages(
-    writer: Mapping,
-    settings: WriterSettings,
-    emotions: Sequence[str],
-    outputs: Sequence[str],
-    report: str,
-    cache: str,
-    threads: int = 1,
-) -> dict:
-    """Write every emotion's stories, computing only the emotions missing from the writer's
-    content-addressed story cache, with one writer load at most. Each per-emotion output is
-    a hard link to its cache entry, written as soon as the emotion is done."""
-    started = time.perf_counter()
-    spec = ModelSpec(**writer)
-    cache_dir = Path(cache)
-    fingerprint = {**spec.fingerprint(), "key": spec.key}
-    keys = {e: story_cache_key(fingerprint, e, settings) for e in emotions}
-    todo = [e for e in emotions if not (cache_dir / f"{keys[e]}.parquet").exists()]
-
-    stats: dict = {"writer": spec.key, "emotions_total": len(emotions), "written": todo}
-    per_emotion: dict[str, dict] = {}
-    throughput = Throughput()
-    if todo:
-        import torch
-        from tqdm import tqdm
-
-        from .models import load_model
-
-        if threads and threads > 0:
-            torch.set_num_threads(threads)
-        t0 = time.perf_counter()
-        loaded = load_model(spec)
-        stats["model_load_seconds"] = round(time.perf_counter() - t0, 3)
-        stats["device"] = loaded.device
-        per = len(settings.topics) * settings.stories_per_topic
-        with tqdm(
-            total=len(todo) * per,
-            desc=f"{spec.key} stories",
-            unit="story",
-            mininterval=5,
-            file=sys.stderr,
-        ) as bar:
-            for emotion in todo:
-                df, emotion_stats = write_emotion(
-                    loaded.model, loaded.tokenizer, emotion, settings, throughput, bar.update
-                )
-                per_emotion[emotion] = emotion_stats
-                log.info(
-                    "%s: %d of %d stories accepted, rejection rate %.0f%% %s",
-                    emotion,
-                    emotion_stats["accepted"],
-                    emotion_stats["requested"],
-                    100 * emotion_stats["rejection_rate"],
-                    emotion_stats["forbidden_words_found"] or "",
-                )
-                if df.empty:
-                    raise RuntimeError(
-                        f"writer {spec.key!r} produced no acceptable story for {emotion!r} in "
-                        f"{settings.max_attempts} attempts; raise stories.max_attempts"
-                    )
-                meta = {"writer": spec.key, "emotion": emotion, "stats": emotion_stats}
-                table = pa.Table.from_pandas(df, preserve_index=False)
-                table = table.replace_schema_metadata(
-                    {b"emotion_vectors": json.dumps(meta).encode()}
-                )
-                write_parquet_atomic(table, cache_dir / f"{keys[emotion]}.parquet")
-    for emotion, out in zip(emotions, outputs, strict=True):
-        link_or_copy(cache_dir / f"{keys[emotion]}.parquet", out)
-        if emotion not in per_emotion:  # from the cache: its statistics travel with it
-            meta = json.loads((pq.read_schema(out).metadata or {}).get(b"emotion_vectors", b"{}"))
-            per_emotion[emotion] = meta.get("stats", {})
-    generated = sum(s.get("generated", 0) for s in per_emotion.values())
-    rejected = sum(s.get("rejected", 0) for s in per_emotion.values())
-    stats.update(
-        {
-            "per_emotion": per_emotion,
-            "stories_accepted": sum(s.get("accepted", 0) for s in per_emotion.values()),
-            "stories_generated": generated,
-            "rejection_rate": round(rejected / generated, 4) if generated else None,
-            "this_run": {
-                "stories_generated": throughput.stories,
-                "new_tokens": throughput.new_tokens,
-                "generation_seconds": round(throughput.seconds, 2),
-                "generation_cpu_seconds": round(throughput.cpu_seconds, 2),
-                "threads": threads,
-                "tokens_per_second": round(throughput.new_tokens / throughput.seconds, 1)
-                if throughput.seconds
-                else None,
-                "stories_per_second": round(throughput.stories / throughput.seconds, 3)
-                if throughput.seconds
-                else None,
-            },
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
-    write_json_atomic(stats, report)
-    return stats
+        if not pending:
+            break
+    rows = [tally.accepted[i] for i in sorted(tally.accepted)]
+    return pd.DataFrame(rows, columns=STORY_COLUMNS), tally.stats(len(requests), len(pending))
 
 
 def read_stories(path: str | Path) -> pd.DataFrame:
@@ -419,26 +355,18 @@ def read_stories(path: str | Path) -> pd.DataFrame:
     return df
 
 
-_FILES = ("topics", "synonyms")
+_FILES = ("topics", "synonyms", "forms")
 
 
 def writer_settings(section: Mapping) -> WriterSettings:
     """WriterSettings from the config's stories section (files already resolved)."""
     from .config import read_lines, read_synonyms
+    from .wordforms import read_word_forms
 
+    forms = read_word_forms(Path(section["word_forms"])) if section.get("word_forms") else {}
     return WriterSettings(
         topics=tuple(read_lines(Path(section["topics"]), "topics file")),
         synonyms={e: tuple(w) for e, w in read_synonyms(Path(section["synonyms"])).items()},
+        forms=forms,
         **{k: section[k] for k in WriterSettings.__dataclass_fields__ if k not in _FILES},
     )
-
-
-def write_neutral_story_passages(neutral_path: str, dialogues_path: str, output: str) -> None:
-    """The story corpus's neutral set: the neutral texts and the neutral dialogues."""
-    from .config import read_dialogues, read_neutral
-    from .corpus import neutral_passages
-
-    texts = read_neutral(Path(neutral_path)) + read_dialogues(Path(dialogues_path))
-    df = neutral_passages(texts)
-    write_parquet_atomic(pa.Table.from_pandas(df, preserve_index=False), output)
-    log.info("wrote %d neutral passages (with dialogues)", len(df))

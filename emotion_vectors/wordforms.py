@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import EMOTION_NAME, ConfigError, read_yaml
+from .config import ConfigError, emotion_name_problem, read_yaml
 from .wording import word_forms
 
 # One word of lower-case letters with at most one internal hyphen.
@@ -35,13 +35,9 @@ def read_word_forms(path: Path) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for emotion, words in table.items():
         key = f"forms.{emotion}"
-        if not isinstance(emotion, str) or not EMOTION_NAME.match(emotion):
-            raise ConfigError(
-                path,
-                key,
-                f"{emotion!r} is not a valid emotion name (lower-case words separated by one "
-                "space or hyphen)",
-            )
+        problem = emotion_name_problem(emotion)
+        if problem:
+            raise ConfigError(path, key, problem)
         if not isinstance(words, list):
             raise ConfigError(path, key, "must be a list of word forms (may be empty: [])")
         seen: set[str] = set()

@@ -166,6 +166,34 @@ CASES = [
         files={"s.yaml": "scenarios:\n  sad:\n    - The rain fell.\n    - She smiled sadly.\n"},
         file="s.yaml",
     ),
+    Case(
+        "implicit scenario that names another emotion of the run",
+        {"generalisation": {"scenarios": "{dir}/s.yaml"}},
+        "scenarios.sad[0]",
+        "names 'lonely' ('loneliness'), an emotion of the run",
+        files={"s.yaml": "scenarios:\n  sad:\n    - The loneliness of the empty house.\n"},
+        file="s.yaml",
+    ),
+    Case(
+        "word form that is not a word",
+        {"word_forms": "{dir}/forms.yaml"},
+        "forms.happy[1]",
+        "",
+        files={"forms.yaml": "forms:\n  happy: [happy, happ1ness]\n"},
+        file="forms.yaml",
+    ),
+    Case(
+        "attention-sink ratio that would drop ordinary tokens",
+        {"extraction": {"sink_ratio": 0.5}},
+        "extraction.sink_ratio",
+        "less than or equal to the minimum of 1",
+    ),
+    Case(
+        "too few random directions for a p-value below 0.05",
+        {"steering_controls": {"random_directions": 10}},
+        "steering_controls.random_directions",
+        "10 is less than the minimum of 20",
+    ),
 ]
 
 

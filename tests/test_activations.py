@@ -1,4 +1,5 @@
-"""Pooled activations on the real embedded model: layer numbering, pooling, padding."""
+"""Pooled activations on the real embedded model: layer numbering, pooling, padding, and the
+attention sink that SmolLM2's first token is."""
 
 from __future__ import annotations
 
@@ -10,17 +11,28 @@ from emotion_vectors.activations import (
     extract,
     length_sorted_batches,
     pad_batch,
-    pool_weights,
     pooled_forward,
+    residual_norms,
     tokenize,
+    word_embeddings,
 )
-from emotion_vectors.models import decoder_layers
+from emotion_vectors.architecture import adds_bos, architecture
+from emotion_vectors.config import read_neutral
+from emotion_vectors.pooling import Pooling, pool_weights
+
+from .conftest import ROOT
 
 TEXTS = [
     "Maria set the bags on the counter and felt calm as she read the note.",
     "The train was late again, so he sat down on the bench.",
     "I felt at ease.",
 ]
+# Everything from token 0, nothing left out: the pooling of the tests that compare with
+# transformers' own hidden states token by token.
+ALL_TOKENS = Pooling(
+    pool_from="passage_start", batch_size=4, max_length=64, drop_first_position=False,
+    sink_ratio=None,
+)  # fmt: skip
 
 
 def test_pool_weights_skip_special_tokens_and_start_late():
@@ -30,6 +42,15 @@ def test_pool_weights_skip_special_tokens_and_start_late():
     assert pool_weights(special, 2).tolist() == [0, 0, 0, 1, 1]
     # Shorter than pool_start: the last own token, never an empty mean.
     assert pool_weights(special, 10).tolist() == [0, 0, 0, 0, 1]
+    # Without a BOS the first own token is position 0, the attention sink: dropped.
+    assert pool_weights([0, 0, 0], 0, drop_first=True).tolist() == [0, 1, 1]
+    assert pool_weights(special, 0, drop_first=True).tolist() == [0, 1, 1, 1, 1]
+
+
+def test_pooling_fingerprint_holds_every_field():
+    fingerprint = Pooling().fingerprint()
+    assert set(fingerprint) == {"format", *Pooling.__dataclass_fields__}
+    assert Pooling(sink_ratio=None).fingerprint() != fingerprint
 
 
 def test_length_sorted_batches_cover_everything_once():
@@ -46,27 +67,25 @@ def _reference(model, tokenizer, text):
     return enc, out.hidden_states
 
 
-def test_layer_l_is_the_output_of_block_l(smollm2):
+def test_layer_l_is_the_output_of_block_l_and_layer_0_the_embedding(smollm2):
     model, tok = smollm2.model, smollm2.tokenizer
     n = model.config.num_hidden_layers
     _enc, hidden = _reference(model, tok, TEXTS[0])
     assert len(hidden) == n + 1  # embeddings + one per block
-    result = extract(
-        model, tok, [TEXTS[0]], [1, 10, n - 1], batch_size=4, max_length=64, pool_start=0
-    )
-    for layer in (1, 10, n - 1):
+    result = extract(model, tok, [TEXTS[0]], [0, 1, 10, n - 1], ALL_TOKENS)
+    for layer in (0, 1, 10, n - 1):
         expected = hidden[layer][0].mean(dim=0).numpy()
         np.testing.assert_allclose(result.pooled[layer][0], expected, rtol=1e-4, atol=1e-4)
     # Layer 1 is not the embeddings.
-    emb = hidden[0][0].mean(dim=0).numpy()
-    assert not np.allclose(result.pooled[1][0], emb, atol=1e-3)
+    assert not np.allclose(result.pooled[1][0], result.pooled[0][0], atol=1e-3)
 
 
 def test_last_layer_is_the_residual_stream_before_the_final_norm(smollm2):
     model, tok = smollm2.model, smollm2.tokenizer
-    n = model.config.num_hidden_layers
+    arch = architecture(model)
+    n = arch.num_layers
     captured = {}
-    handle = decoder_layers(model)[n - 1].register_forward_hook(
+    handle = arch.block(n).register_forward_hook(
         lambda _m, _i, out: captured.setdefault("h", (out[0] if isinstance(out, tuple) else out))
     )
     try:
@@ -75,19 +94,19 @@ def test_last_layer_is_the_residual_stream_before_the_final_norm(smollm2):
         handle.remove()
     block_out = captured["h"][0]
     # transformers' last hidden state is already normed ...
-    torch.testing.assert_close(model.model.norm(block_out), hidden[n][0], rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(arch.final_norm(block_out), hidden[n][0], rtol=1e-4, atol=1e-4)
     # ... and ours is the block output itself.
-    result = extract(model, tok, [TEXTS[1]], [n], batch_size=1, max_length=64, pool_start=0)
+    result = extract(model, tok, [TEXTS[1]], [n], ALL_TOKENS)
     np.testing.assert_allclose(result.pooled[n][0], block_out.mean(0).numpy(), rtol=1e-4, atol=1e-4)
     assert not np.allclose(result.pooled[n][0], hidden[n][0].mean(0).numpy(), atol=1e-2)
 
 
 def test_padding_and_batching_do_not_change_a_passage(smollm2):
     model, tok = smollm2.model, smollm2.tokenizer
-    alone = [
-        extract(model, tok, [t], [5, 20], batch_size=1, max_length=64, pool_start=0) for t in TEXTS
-    ]
-    together = extract(model, tok, TEXTS, [5, 20], batch_size=3, max_length=64, pool_start=0)
+    pooling = Pooling(pool_from="passage_start", batch_size=1, max_length=64)
+    alone = [extract(model, tok, [t], [5, 20], pooling) for t in TEXTS]
+    batched = Pooling(pool_from="passage_start", batch_size=3, max_length=64)
+    together = extract(model, tok, TEXTS, [5, 20], batched)
     for i in range(len(TEXTS)):
         for layer in (5, 20):
             np.testing.assert_allclose(
@@ -99,21 +118,66 @@ def test_padding_and_batching_do_not_change_a_passage(smollm2):
 def test_pool_start_pools_only_later_tokens(smollm2):
     model, tok = smollm2.model, smollm2.tokenizer
     _enc, hidden = _reference(model, tok, TEXTS[0])
-    result = extract(model, tok, [TEXTS[0]], [8], batch_size=1, max_length=64, pool_start=5)
+    pooling = Pooling(pool_from="passage_start", pool_start=5, sink_ratio=None)
+    result = extract(model, tok, [TEXTS[0]], [8], pooling)
     np.testing.assert_allclose(
         result.pooled[8][0], hidden[8][0][5:].mean(0).numpy(), rtol=1e-4, atol=1e-4
     )
 
 
+def test_the_first_token_is_an_attention_sink_and_is_left_out(smollm2):
+    """SmolLM2 adds no BOS: from layer 12 on its first token's norm is ~100x the others'.
+    The ratio rule finds it on its own; dropping the first position removes it."""
+    model, tok = smollm2.model, smollm2.tokenizer
+    assert not adds_bos(tok)
+    _enc, hidden = _reference(model, tok, TEXTS[0])
+    norms = hidden[20][0].norm(dim=-1)
+    assert norms[0] > 20 * norms[1:].median()
+    ratio_only = Pooling(pool_from="passage_start", drop_first_position=False)
+    found = extract(model, tok, [TEXTS[0]], [5, 20], ratio_only)
+    assert found.sinks[20] == 1  # the first token, and no other
+    np.testing.assert_allclose(
+        found.pooled[20][0], hidden[20][0][1:].mean(0).numpy(), rtol=1e-4, atol=1e-3
+    )
+    dropped = extract(model, tok, [TEXTS[0]], [20], Pooling(pool_from="passage_start"))
+    assert dropped.sinks[20] == 0  # already out: not counted again
+    np.testing.assert_allclose(dropped.pooled[20][0], found.pooled[20][0], rtol=1e-5, atol=1e-4)
+
+
+def test_the_steering_unit_is_the_sink_free_residual_norm(smollm2):
+    """Over the 64 neutral passages at layer 20: ~224 without the sink (measured
+    independently in the issue), ~573 with it."""
+    texts = read_neutral(ROOT / "config" / "corpus" / "neutral.txt")
+    norms = residual_norms(
+        smollm2.model, smollm2.tokenizer, texts, Pooling(pool_from="passage_start")
+    )
+    assert abs(norms["mean_norm"][20] - 224) / 224 < 0.10
+    assert norms["mean_norm_with_sinks"][20] > 2 * norms["mean_norm"][20]
+    # Before the sink forms (layer 5) the two units agree within a few per cent.
+    assert abs(norms["mean_norm_with_sinks"][5] / norms["mean_norm"][5] - 1) < 0.2
+
+
+def test_word_embeddings_are_layer_0_of_the_word_tokens(smollm2):
+    model, tok = smollm2.model, smollm2.tokenizer
+    rows = word_embeddings(model, tok, ["happy", "at ease"])
+    ids = tok(" at ease", add_special_tokens=False)["input_ids"]
+    with torch.inference_mode():
+        hidden = model(torch.tensor([ids]), output_hidden_states=True).hidden_states[0][0]
+    np.testing.assert_allclose(rows[1], hidden.mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    assert rows.shape == (2, architecture(model).hidden_size)
+
+
 def test_hooks_are_removed_even_when_the_forward_raises(smollm2):
     model, tok = smollm2.model, smollm2.tokenizer
-    blocks = decoder_layers(model)
+    blocks = architecture(model).blocks
     before = [len(b._forward_hooks) for b in blocks]
     t = tokenize(tok, TEXTS[:1], 64)
-    ids, mask, weights = pad_batch(t, [0], tok.pad_token_id, 0)
+    batch = pad_batch(t, [0], tok.pad_token_id, Pooling())
+    bad = pad_batch(t, [0], tok.pad_token_id, Pooling())
+    bad.ids = batch.ids[:, :0].reshape(1, 0)
     with pytest.raises(RuntimeError):
-        pooled_forward(model, ids[:, :0].reshape(1, 0), mask, weights, [3])  # bad shapes
+        pooled_forward(model, bad, [3], None)  # bad shapes
     assert [len(b._forward_hooks) for b in blocks] == before
-    out = pooled_forward(model, ids, mask, weights, [3])
+    out, _ = pooled_forward(model, batch, [3], None)
     assert set(out) == {3}
     assert [len(b._forward_hooks) for b in blocks] == before

@@ -42,9 +42,26 @@ def test_empty_config_gets_schema_defaults():
         "max_length": 512,
         "pool_from": "after_emotion",
         "pool_start": 0,
+        "drop_first_position": True,
+        "sink_ratio": 10,
     }
     assert cfg["vectors"] == {"neutral_variance": 0.5}
     assert len(run.emotions) == 171
+    # Every registered analysis's section is there, with its schema's defaults.
+    assert run.settings["steering_controls"] == {
+        "random_directions": 50, "sweep_random_directions": 20, "alpha": 0.05, "seed": 0,
+    }  # fmt: skip
+    # Emotion-list files become the listed emotions of the run, in the file's order.
+    assert run.settings["steering"]["cross_emotions"][:3] == ["afraid", "angry", "anxious"]
+
+
+def test_each_corpus_has_one_pooling_description():
+    run = load_run_config({})
+    templates, stories = run.pooling("templates"), run.pooling("stories")
+    assert templates.pool_from == "after_emotion" and templates.sink_ratio == 10
+    assert stories.pool_from == "passage_start"
+    assert stories.pool_start == run.settings["stories"]["pool_start"]
+    assert templates.fingerprint() != stories.fingerprint()
 
 
 def test_seed_subset_has_the_seed_emotions():
@@ -116,7 +133,10 @@ valid_name = st.builds(
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.one_of(word, valid_name), min_size=1, max_size=12, unique_by=emotion_slug))
 def test_any_list_of_valid_distinct_names_loads_unchanged(names):
-    run = load_run_config({"emotions": list(names), "layers": [20]})
+    # Without the scenario test: its passages may not name any emotion of the run, and
+    # random names ("a", "was") name half the English language.
+    cfg = {"emotions": list(names), "layers": [20], "generalisation": {"scenarios": None}}
+    run = load_run_config(cfg)
     assert run.emotions == names
     assert len(set(run.slugs)) == len(names)
     assert all(emotion_from_slug(s) == n for s, n in zip(run.slugs, names, strict=True))

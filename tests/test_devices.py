@@ -17,6 +17,7 @@ from emotion_vectors.models import (
     resolve_device,
     resolve_dtype,
 )
+from emotion_vectors.pooling import Pooling
 from emotion_vectors.store import activation_table
 
 from .conftest import MODEL, ROOT
@@ -105,9 +106,9 @@ def test_bfloat16_extraction_is_stored_as_float32(smollm2):
         "The train was late again, so he sat down on the bench.",
     ]
     layers = [5, 20, 30]
-    args = {"batch_size": 2, "max_length": 64, "pool_start": 0}
-    low = extract(half.model, half.tokenizer, texts, layers, **args)
-    full = extract(smollm2.model, smollm2.tokenizer, texts, layers, **args)
+    pooling = Pooling(pool_from="passage_start", batch_size=2, max_length=64)
+    low = extract(half.model, half.tokenizer, texts, layers, pooling)
+    full = extract(smollm2.model, smollm2.tokenizer, texts, layers, pooling)
     for layer in layers:
         a, b = low.pooled[layer], full.pooled[layer]
         assert a.dtype == np.float32

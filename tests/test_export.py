@@ -8,12 +8,12 @@ import contextlib
 import ctypes
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from emotion_vectors import paths
 from emotion_vectors.config import load_run_config
 from emotion_vectors.export import (
     ControlVectorError,
@@ -23,6 +23,7 @@ from emotion_vectors.export import (
     read_control_vector,
     write_control_vector,
 )
+from emotion_vectors.layout import Layout
 from emotion_vectors.store import read_vector_matrix
 
 from .conftest import MODEL, run_snakemake
@@ -141,14 +142,14 @@ def exported(tmp_path_factory):
 
 @pytest.mark.slow
 def test_snakemake_export_writes_one_file_per_emotion(exported):
-    manifest = json.loads(paths.control_vector_manifest(exported, MODEL).read_text())
+    manifest = json.loads(Path(Layout(exported).control_vector_manifest(MODEL)).read_text())
     assert manifest["layers"] == list(range(2, N_LAYERS + 1))
     assert manifest["not_exported"] == [1]
     assert manifest["llama_cpp_index"]["20"] == 19
     assert manifest["dtype"] == "float32" and manifest["device"] == "cpu"
-    norms = json.loads((exported / MODEL / "residual_norms.json").read_text())["mean_norm"]
+    norms = json.loads(Path(Layout(exported).residual_norms(MODEL)).read_text())["mean_norm"]
     for emotion in EMOTIONS:
-        full = read_control_vector(paths.control_vector_file(exported, MODEL, emotion))
+        full = read_control_vector(Layout(exported).control_vector(MODEL, emotion))
         assert full.model_hint == MODEL and full.n_embd == WIDTH
         assert sorted(full.directions) == list(range(1, N_LAYERS))
         assert full.layer_count == N_LAYERS - 1
@@ -156,12 +157,12 @@ def test_snakemake_export_writes_one_file_per_emotion(exported):
         for layer in (2, ANALYSIS, N_LAYERS):
             d = full.directions[layer - 1]
             # direction.(L-1) is our layer L's denoised vector at layer L's residual norm.
-            emotions, matrix = read_vector_matrix(paths.vector_file(exported, MODEL, layer))
+            emotions, matrix = read_vector_matrix(Layout(exported).vectors(MODEL), layer)
             v = matrix[emotions.index(emotion)]
             assert np.linalg.norm(d) == pytest.approx(norms[str(layer)], rel=1e-5)
             cos = d @ v / np.linalg.norm(d) / np.linalg.norm(v)
             assert cos == pytest.approx(1.0, abs=1e-6)
-        single = read_control_vector(paths.control_vector_file(exported, MODEL, emotion, layer=20))
+        single = read_control_vector(Layout(exported).control_vector(MODEL, emotion, layer=20))
         assert list(single.directions) == [19]
         np.testing.assert_array_equal(single.directions[19], full.directions[19])
 
@@ -273,7 +274,7 @@ def _changes(both, cv, strength, torch_layers, il_start=1, il_end=N_LAYERS):
 def test_llama_cpp_moves_log_probs_as_pytorch_steering_does(both, emotion):
     """The analysis-layer file at strength 1.0 in llama.cpp changes the next-token
     log-probabilities as our steering at layer 20 does; one layer off it does not."""
-    path = paths.control_vector_file(both["results"], MODEL, emotion, layer=ANALYSIS)
+    path = Layout(both["results"]).control_vector(MODEL, emotion, layer=ANALYSIS)
     cv = read_control_vector(path)
     torch_change, llama_change = _changes(both, cv, 1.0, [ANALYSIS - 1])
     error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
@@ -298,7 +299,7 @@ def test_llama_cpp_moves_log_probs_as_pytorch_steering_does(both, emotion):
 def test_a_file_numbered_like_hidden_states_does_not_match(both, tmp_path):
     """Writing our layer L as direction.L (hidden_states numbering, the off-by-one) makes
     llama.cpp steer one block later than PyTorch did."""
-    cv = read_control_vector(paths.control_vector_file(both["results"], MODEL, "sad", layer=20))
+    cv = read_control_vector(Layout(both["results"]).control_vector(MODEL, "sad", layer=20))
     wrong_path = tmp_path / "sad-shifted.gguf"
     write_control_vector(wrong_path, {ANALYSIS: cv.directions[ANALYSIS - 1]}, MODEL)
     wrong = read_control_vector(wrong_path)
@@ -321,7 +322,7 @@ def test_every_layer_at_once_and_the_layer_range(both):
     """The all-layer file: every direction at once (small strength) agrees with PyTorch
     steering all 29 layers; restricted to one block with the layer range it acts like the
     single-layer file."""
-    cv = read_control_vector(paths.control_vector_file(both["results"], MODEL, "happy"))
+    cv = read_control_vector(Layout(both["results"]).control_vector(MODEL, "happy"))
     torch_change, llama_change = _changes(both, cv, 0.05, sorted(cv.directions))
     error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
     print(f"all layers at 0.05: effect {effect:.2f} nats; error {error:.3f} (median {median:.3f})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,16 +12,16 @@ import pytest
 import yaml
 
 from emotion_vectors.geometry import (
-    boxes_overlap,
     cluster_order,
     correlate,
-    geometry_tables,
     orient,
     pca,
-    place_labels,
     sanity_table,
 )
+from emotion_vectors.jobs.geometry import geometry_tables
+from emotion_vectors.layout import Layout
 from emotion_vectors.norms import NormsError, norms_for, read_arousal_csv, read_vader_lexicon
+from emotion_vectors.render.geometry import boxes_overlap, place_labels
 from emotion_vectors.store import vector_table
 from emotion_vectors.vectors import cosine_matrix
 
@@ -196,17 +197,24 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
     emotions = ["happy", "joyful", "sad", "angry", "furious", "calm", "panicked", "at ease"]
     rng = np.random.default_rng(5)
     vectors = rng.standard_normal((len(emotions), 16))
-    vector_file = tmp_path / "layer-7.parquet"
+    vector_file = Layout(tmp_path).vectors("m")
     from emotion_vectors.store import write_parquet_atomic
 
-    write_parquet_atomic(vector_table(emotions, vectors, vectors, {}), vector_file)
+    write_parquet_atomic(vector_table(emotions, {7: (vectors, vectors)}, {}), vector_file)
     arousal = tmp_path / "arousal.csv"
     arousal.write_text("word,arousal\nhappy,6\njoyful,6.5\nsad,3\nangry,7\ncalm,1.5\n")
-    outputs = {k: str(tmp_path / f"{k}.out") for k in ("pca", "correlations", "cosine", "sanity")}
-    outputs["summary"] = str(tmp_path / "geometry.json")
-    settings = {"pca_components": 3, "positive_anchors": ["happy"], "sanity_pairs": SEED_PAIRS}
+    keys = ("pca", "correlations", "cosine", "sanity", "valence_null")
+    outputs = {k: str(tmp_path / f"{k}.out") for k in keys}
+    outputs["json"] = str(tmp_path / "geometry.json")
+    settings = {
+        "pca_components": 3,
+        "positive_anchors": ["happy"],
+        "sanity_pairs": SEED_PAIRS,
+        "permutations": 200,
+        "seed": 0,
+    }
     summary = geometry_tables(
-        "m", "templates", 7, str(vector_file), settings, str(arousal), outputs
+        "m", "templates", 7, str(vector_file), None, settings, str(arousal), outputs
     )
     on_disk = json.loads((tmp_path / "geometry.json").read_text())
     assert on_disk == summary
@@ -214,7 +222,13 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
         "model", "corpus", "layer", "device", "dtype", "explained_variance", "valence",
         "arousal", "sanity",
     }  # fmt: skip
-    assert set(on_disk["valence"]) == {"pearson", "spearman", "n", "source"}
+    assert set(on_disk["valence"]) == {
+        "pearson", "spearman", "n", "source", "ci", "ci_method", "null_p95", "null_mean",
+        "permutations", "p", "word_embedding", "probe_r", "word_embedding_probe_r",
+    }  # fmt: skip
+    # Random vectors: the valence axis is within the shuffled-label null.
+    assert on_disk["valence"]["p"] > 0.05
+    assert len(pd.read_csv(outputs["valence_null"])) == 200
     assert set(on_disk["arousal"]) == {"pearson_pc2", "best_pc", "pearson_best", "n", "source"}
     assert on_disk["valence"]["n"] == 7  # every word but "at ease" is in VADER
     assert on_disk["arousal"]["n"] == 5
@@ -238,18 +252,23 @@ def test_workflow_writes_geometry_for_a_small_run(tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump({"emotions": emotions, "layers": [10, 20]}))
     run_snakemake(tmp_path, "--configfile", str(config))
-    folder = tmp_path / "results" / MODEL / "templates" / "geometry"
-    summary = json.loads((folder / "geometry.json").read_text())
+    files = Layout(tmp_path / "results").outputs("geometry", MODEL)
+    summary = json.loads(Path(files["json"]).read_text())
     assert summary["model"] == MODEL and summary["layer"] == 20
     assert len(summary["explained_variance"]) == 3
     assert summary["explained_variance"] == sorted(summary["explained_variance"], reverse=True)
     assert summary["valence"]["n"] == 9 and summary["valence"]["pearson"] >= 0
     assert summary["arousal"] is None
     assert summary["sanity"]["total"] == 5 and summary["sanity"]["skipped"] == 0
-    sweep = pd.read_csv(folder / "layer_sweep.csv")
+    # The controls: a shuffled-label null, and the same PCA on the words' input embeddings.
+    valence = summary["valence"]
+    assert valence["null_p95"] < 1 and 0 < valence["p"] <= 1
+    assert -1 <= valence["word_embedding"]["value"] <= 1
+    sweep = pd.read_csv(files["layer_sweep"])
     assert list(sweep.layer) == [10, 20]
-    for name in ("pca.png", "cosine.png"):
-        assert (folder / name).stat().st_size > 10_000
+    for key in ("pca_png", "cosine_png", "controls_png"):
+        assert Path(files[key]).stat().st_size > 10_000
     # Nine emotions are all inside the seed's 30: no separate subset heatmap.
-    assert not (folder / "cosine_subset.png").exists()
-    assert (tmp_path / "results" / "comparison" / "templates_layer_sweep.png").exists()
+    assert not Path(files["cosine_subset_png"]).exists()
+    comparison = Layout(tmp_path / "results").comparison("templates_layer_sweep.png")
+    assert Path(comparison).exists()

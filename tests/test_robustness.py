@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from emotion_vectors import load_activations, load_vectors
+from emotion_vectors.layout import Layout
 from emotion_vectors.workflow_run import snakemake_command
 
 from .conftest import MODEL, run_snakemake
@@ -57,7 +59,8 @@ def test_two_clean_runs_are_bit_identical(clean_run, tmp_path):
 
 def test_a_run_killed_during_extraction_resumes_to_identical_results(clean_run, tmp_path):
     cfg = _config(tmp_path)
-    cache = tmp_path / "results" / MODEL / "cache" / "activations"
+    layout = Layout(tmp_path / "results")
+    cache = Path(layout.cache(MODEL, "activations"))
     cmd = snakemake_command(tmp_path, "--configfile", cfg)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -80,16 +83,14 @@ def test_a_run_killed_during_extraction_resumes_to_identical_results(clean_run, 
     # half-written ones only ever exist under a temporary name.
     for path in (tmp_path / "results").rglob("*.parquet"):
         pq.read_table(path)
-    assert not (tmp_path / "results" / MODEL / "templates" / "extraction.json").exists()
+    assert not Path(layout.extraction_report(MODEL)).exists()
     cached_before = {p.name for p in cache.glob("*.parquet")}
     assert 2 <= len(cached_before) < len(EMOTIONS) + 1
 
     # What a user does after a crash: remove Snakemake's stale lock, run again.
     run_snakemake(tmp_path, "--configfile", cfg, "--unlock")
     run_snakemake(tmp_path, "vectors", "--configfile", cfg)
-    report = json.loads(
-        (tmp_path / "results" / MODEL / "templates" / "extraction.json").read_text()
-    )
+    report = json.loads(Path(layout.extraction_report(MODEL)).read_text())
     # Only what was not finished before the kill went through the model again.
     assert len(report["computed"]) == len(EMOTIONS) + 1 - len(cached_before)
     _same_results(clean_run, tmp_path)

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from emotion_vectors import load_activations, load_vectors
+from emotion_vectors.layout import Layout
 
 from .conftest import MODEL, ROOT, run_snakemake
 
@@ -35,8 +36,8 @@ LAYERS = [5, 20]
 # and a job asking for more CPUs than any node has would stay pending forever.
 RESOURCES = {"gpus": 0, "cpus": 1, "mem_mb": 3000, "runtime": 15, "partition": "debug"}
 # What runs besides the vectors: one job of each kind that loads the model.
-LENS = f"results/{MODEL}/templates/lens/lens.json"
-NORMS = f"results/{MODEL}/residual_norms.json"
+LENS = Layout("results").output("lens", "json", MODEL)
+NORMS = Layout("results").residual_norms(MODEL)
 
 
 def _missing() -> str | None:
@@ -191,7 +192,5 @@ def test_slurm_outputs_equal_the_local_run(runs):
     norms_local = json.loads((runs["local"] / NORMS).read_text())
     norms_slurm = json.loads((runs["slurm"] / NORMS).read_text())
     assert norms_local == norms_slurm
-    lens_dir = f"{MODEL}/templates/lens"
-    pd.testing.assert_frame_equal(
-        pd.read_csv(local / lens_dir / "tokens.csv"), pd.read_csv(remote / lens_dir / "tokens.csv")
-    )
+    tokens = [Layout(r).output("lens", "tokens", MODEL) for r in (local, remote)]
+    pd.testing.assert_frame_equal(pd.read_csv(tokens[0]), pd.read_csv(tokens[1]))

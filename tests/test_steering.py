@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from emotion_vectors.models import decoder_layers
+from emotion_vectors.architecture import architecture
+from emotion_vectors.layout import Layout
 from emotion_vectors.steering import (
     he_feels_prompt,
     prompt_prefix,
@@ -31,7 +33,7 @@ def _block_output(model, ids, layer):
     def capture(_module, _inputs, output):
         seen["h"] = (output[0] if isinstance(output, tuple) else output).clone()
 
-    handle = decoder_layers(model)[layer - 1].register_forward_hook(capture)
+    handle = architecture(model).block(layer).register_forward_hook(capture)
     try:
         with torch.inference_mode():
             model.base_model(input_ids=ids, use_cache=False)
@@ -85,7 +87,7 @@ def test_steering_changes_later_layers_only_through_the_chosen_layer(smollm2):
 
 def test_hook_is_removed_even_when_the_forward_raises(smollm2):
     model = smollm2.model
-    block = decoder_layers(model)[LAYER - 1]
+    block = architecture(model).block(LAYER)
     before = len(block._forward_hooks)
     wrong = np.zeros((3, model.config.hidden_size))  # three rows for a batch of one
     ids = _ids(smollm2, ["Water boils at one hundred."])
@@ -154,25 +156,53 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
         )
     )
     run_snakemake(tmp_path, "--configfile", str(config))
-    folder = tmp_path / "results" / MODEL / "templates"
-    headline = json.loads((folder / "steering" / "steering.json").read_text())
+    layout = Layout(tmp_path / "results")
+    steering = layout.outputs("steering", MODEL)
+    headline = json.loads(Path(steering["json"]).read_text())
     assert headline["n_emotions"] == len(emotions)
     assert headline["layer"] == 20
-    # The honest claim: steering toward an emotion raises its own word for most emotions.
-    assert headline["self_positive_share"] > 0.5, headline
-    assert headline["self_median"] > 0
-    cross = pd.read_csv(folder / "steering" / "cross.csv", index_col=0)
+    # The steering unit is the sink-free mean residual norm of the layer.
+    norms = json.loads(Path(layout.residual_norms(MODEL)).read_text())
+    assert headline["unit"] == norms["mean_norm"]["20"] < norms["mean_norm_with_sinks"]["20"]
+    low, high = headline["self_positive"]["ci"]
+    assert 0 <= low <= headline["self_positive"]["value"] <= high <= 1
+    cross = pd.read_csv(steering["cross_table"], index_col=0)
     # The cross subset is config/emotions/seed-30.txt (in its order) within the run.
     assert sorted(cross.index) == sorted(emotions) and list(cross.columns) == list(cross.index)
-    sweep = pd.read_csv(folder / "steering" / "layer_sweep.csv")
+    sweep = pd.read_csv(steering["layer_table"])
     assert sorted(sweep["layer"].unique()) == [10, 20]
-    lens = json.loads((folder / "lens" / "lens.json").read_text())
-    assert set(lens) == {
-        "model", "corpus", "layer", "top_k", "device", "dtype", "hit_rate", "n_emotions", "hits"
-    }  # fmt: skip
+    lens = json.loads(Path(layout.output("lens", "json", MODEL)).read_text())
     assert lens["n_emotions"] == len(emotions)
-    for name in ("self.png", "cross.png", "strength_sweep.png", "layer_sweep.png"):
-        assert (folder / "steering" / name).stat().st_size > 10_000
+    assert 0 <= lens["hit_rate"]["chance"] <= 1 and 0 < lens["hit_rate"]["p"] <= 1
+    for key in ("self_figure", "cross_figure", "strength_figure", "layer_figure"):
+        assert Path(steering[key]).stat().st_size > 10_000
+    _check_controls(layout, emotions)
+
+    # Adding an emotion: the random directions of the other words come from the cache.
+    config.write_text(config.read_text().replace("- proud", "- proud\n- lonely"))
+    run_snakemake(tmp_path, "--configfile", str(config))
+    log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
+    assert f"at layer 20: {len(emotions)} words cached, computing ['lonely']" in log
+    _check_controls(layout, [*emotions, "lonely"])
+
+
+def _check_controls(layout: Layout, emotions) -> None:
+    """The random-direction and shuffled controls: a p per emotion, at least 1 / (N + 1),
+    and the own change of every word equal to the self-steering table's."""
+    controls = layout.outputs("steering_controls", MODEL)
+    headline = json.loads(Path(controls["json"]).read_text())
+    words = pd.read_csv(controls["words"]).set_index("emotion")
+    assert sorted(words.index) == sorted(emotions)
+    n = headline["random_directions"]
+    assert (words["random_n"] == n).all()
+    assert words["p"].between(1 / (n + 1) - 1e-12, 1).all()
+    assert (words["shuffled_vector"] != words.index).all()
+    own = pd.read_csv(layout.output("steering", "self_table", MODEL)).set_index("emotion")
+    np.testing.assert_allclose(words.loc[own.index, "own"], own["change"], rtol=1e-6)
+    beats = headline["beats_random"]
+    assert beats["value"] == pytest.approx((words["p"] < beats["alpha"]).mean())
+    layers = pd.read_csv(controls["layers"])
+    assert sorted(layers["layer"]) == [10, 20]
 
 
 @pytest.mark.parametrize("layer", [1, LAYER, 20, 30])
@@ -191,15 +221,19 @@ def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, lay
     for a, b in zip(full, fast, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
     # The real blocks are back in place afterwards, with no hook left behind.
-    assert all(type(b).__name__ != "Replay" for b in decoder_layers(model))
+    assert all(type(b).__name__ != "Replay" for b in architecture(model).blocks)
     assert word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3) == full
     with pytest.raises(ValueError, match="another prompt"):
         word_logprobs(model, prompt[:-1], conditions, layer, deltas, prefix=prefix)
 
 
 def test_a_session_reuses_conditions_and_matches_direct_scoring(smollm2):
-    from emotion_vectors.analyses import SteeringSession
-    from emotion_vectors.steering import SteeringRun, baseline_logprobs, steering_effects
+    from emotion_vectors.steering import (
+        SteeringRun,
+        SteeringSession,
+        baseline_logprobs,
+        steering_effects,
+    )
 
     model, tok = smollm2.model, smollm2.tokenizer
     rng = np.random.default_rng(3)

@@ -5,15 +5,18 @@ generalisation measurements come out for both corpora."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
+
+from emotion_vectors.layout import Layout
 
 from .conftest import MODEL, run_snakemake
 
 pytestmark = pytest.mark.slow
 
-TARGET = f"results/{MODEL}/generalisation/generalisation.json"
+TARGET = Layout("results").output("generalisation", "json", MODEL)
 # One thread per model job: two model jobs then share the 2 cores instead of fighting over them.
 THREADS = ["--set-threads", "story_passages=1", "extract_activations=1", "scenario_activations=1"]
 
@@ -42,12 +45,13 @@ def _config(workdir, emotions):
 def story_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("stories")
     run_snakemake(work, TARGET, *THREADS, "--configfile", _config(work, ["happy", "sad"]))
-    stories = work / "results" / "corpus" / "stories"
+    layout = Layout(work / "results")
+    stories = Path(layout.passages_dir("stories"))
     snapshot = {p.name: p.read_bytes() for p in stories.glob("*.parquet")}
-    first = json.loads((work / "results" / "corpus" / "stories.json").read_text())
+    first = json.loads(Path(layout.story_report()).read_text())
     cfg = _config(work, ["happy", "sad", "calm"])
     run_snakemake(work, TARGET, *THREADS, "--configfile", cfg)
-    return {"work": work, "snapshot": snapshot, "first": first}
+    return {"work": work, "layout": layout, "snapshot": snapshot, "first": first}
 
 
 def test_stories_are_written_and_obey_the_rule(story_run):
@@ -60,35 +64,37 @@ def test_stories_are_written_and_obey_the_rule(story_run):
     assert first["this_run"]["tokens_per_second"] > 0
     assert set(first["per_emotion"]) == {"happy", "sad"}
     for emotion in ("happy", "sad", "calm"):
-        path = story_run["work"] / "results" / "corpus" / "stories" / f"{emotion}.parquet"
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(story_run["layout"].passages(emotion, "stories"))
         assert 1 <= len(df) <= 2
         assert all(find_forbidden(t, forbidden_pattern(emotion)) is None for t in df["text"])
 
 
 def test_adding_an_emotion_writes_only_its_stories(story_run):
-    work = story_run["work"]
-    report = json.loads((work / "results" / "corpus" / "stories.json").read_text())
+    layout = story_run["layout"]
+    report = json.loads(Path(layout.story_report()).read_text())
     assert report["written"] == ["calm"]
     assert set(report["per_emotion"]) == {"happy", "sad", "calm"}  # old stats from the cache
-    folder = work / "results" / "corpus" / "stories"
+    folder = Path(layout.passages_dir("stories"))
     assert story_run["snapshot"]
     for name, data in story_run["snapshot"].items():
         assert (folder / name).read_bytes() == data
 
 
 def test_both_corpora_side_by_side_and_measured(story_run):
-    results = story_run["work"] / "results" / MODEL
+    layout = story_run["layout"]
     for corpus in ("templates", "stories"):
-        assert (results / corpus / "vectors" / "layer-20.parquet").exists()
-    story_extraction = json.loads((results / "stories" / "extraction.json").read_text())
+        assert Path(layout.vectors(MODEL, corpus)).exists()
+    story_extraction = json.loads(Path(layout.extraction_report(MODEL, "stories")).read_text())
     assert story_extraction["computed"] == ["calm"]  # the story activations are cached too
-    out = json.loads((results / "generalisation" / "generalisation.json").read_text())
+    files = layout.outputs("generalisation", MODEL)
+    out = json.loads(Path(files["json"]).read_text())
     assert out["corpora"] == ["templates", "stories"]
     assert out["scenario_emotions"] == ["happy", "sad", "calm"]
     for corpus in ("templates", "stories"):
         entry = out["per_corpus"][corpus]
-        assert 0 <= entry["top1"] <= entry["top3"] <= 1
-        assert entry["chance_top1"] == pytest.approx(1 / 3)
+        assert 0 <= entry["top1"]["value"] <= entry["top3"]["value"] <= 1
+        assert entry["top1"]["chance"] == pytest.approx(1 / 3)
+        assert entry["held_out_layer"]["top1"]["n"] == entry["passages"]
     assert out["agreement"]["n"] == 3
-    assert (results / "generalisation" / "accuracy_by_layer.png").stat().st_size > 1000
+    assert 0 <= out["lexical_baseline"]["top1"]["value"] <= 1
+    assert Path(files["accuracy_png"]).stat().st_size > 1000

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 import yaml
 
 from emotion_vectors import load_activations, load_passages, load_vectors
+from emotion_vectors.layout import Layout
+from emotion_vectors.store import read_activation_matrix
 from emotion_vectors.vectors import neutral_subspace
 
 from .conftest import MODEL, run_snakemake
@@ -25,8 +27,12 @@ def _config(workdir, emotions):
     return str(path)
 
 
+def _activation_folder(workdir) -> Path:
+    return Path(Layout(workdir / "results").activations(MODEL, "happy")).parent
+
+
 def _extraction(workdir):
-    return json.loads((workdir / "results" / MODEL / "templates" / "extraction.json").read_text())
+    return json.loads(Path(Layout(workdir / "results").extraction_report(MODEL)).read_text())
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +40,7 @@ def incremental(tmp_path_factory):
     """Run three emotions, run again, then add a fourth emotion and run once more."""
     work = tmp_path_factory.mktemp("incremental")
     first = run_snakemake(work, "vectors", "--configfile", _config(work, ["happy", "sad", "calm"]))
-    snapshot = {
-        p.name: p.read_bytes()
-        for p in (work / "results" / MODEL / "templates" / "activations").glob("*.parquet")
-    }
+    snapshot = {p.name: p.read_bytes() for p in _activation_folder(work).glob("*.parquet")}
     report_first = _extraction(work)
     again = run_snakemake(work, "vectors", "--configfile", _config(work, ["happy", "sad", "calm"]))
     cfg = _config(work, ["happy", "sad", "calm", "at ease"])
@@ -75,14 +78,7 @@ def test_outputs_load_through_the_public_api(incremental):
     np.testing.assert_allclose(raw.to_numpy(), means - means.mean(axis=0), atol=1e-4)
 
     # The denoised vectors have no component left in the neutral subspace.
-    neutral = (
-        pq.read_table(
-            results / MODEL / "templates" / "neutral_activations.parquet", columns=["layer_5"]
-        )
-        .column("layer_5")
-        .combine_chunks()
-    )
-    neutral = neutral.flatten().to_numpy().reshape(-1, 576)
+    _, neutral = read_activation_matrix(Layout(results).neutral_activations(MODEL), 5)
     sub = neutral_subspace(neutral, 0.5)
     den = load_vectors(MODEL, 5, results=results).to_numpy().astype(np.float64)
     assert np.abs(den @ sub.components.T).max() < 1e-3 * np.abs(raw.to_numpy()).max()
@@ -105,7 +101,7 @@ def test_adding_an_emotion_computes_only_that_emotion(incremental):
     report = _extraction(incremental["work"])
     assert report["computed"] == ["at ease"]
     assert report["passages_forwarded"] == 12
-    folder = incremental["work"] / "results" / MODEL / "templates" / "activations"
+    folder = _activation_folder(incremental["work"])
     for name, data in incremental["snapshot"].items():
         assert (folder / name).read_bytes() == data
 

@@ -1,7 +1,6 @@
 import os
 import sys
 from dataclasses import asdict
-from pathlib import Path
 
 # Jobs inherit the environment: make the package beside this workflow importable in them
 # too (the Snakefile already put it on this process's sys.path).
@@ -11,8 +10,10 @@ os.environ.update(
     )
 )
 
-from emotion_vectors import paths
-from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors import registry
+from emotion_vectors.config import ConfigError, ModelSpec, load_run_config
+from emotion_vectors.jobs.model_analyses import output_name
+from emotion_vectors.layout import Layout
 from emotion_vectors.resources import SIZING_KEYS, job_resources
 
 # Name the config file(s) the values came from: the default, or those of --configfile.
@@ -24,10 +25,12 @@ except ConfigError as err:
     # One line that names the file, the key and the problem; no traceback, no job run.
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
+# Every path comes from the layout (emotion_vectors/layout.py); rules chain on each other's
+# outputs (rules.X.output) wherever one rule reads what another writes.
 RESULTS = "results"
+LAYOUT = Layout(RESULTS)
 # The corpora of this run (config `corpora`), side by side under results/<model>/<corpus>/.
 CORPORA = RUN.corpora
-STORY_WRITER = RUN.settings["stories"].get("writer_spec")
 
 
 wildcard_constraints:
@@ -37,33 +40,26 @@ wildcard_constraints:
     layer="[0-9]+",
 
 
-def rule_name(prefix, model):
-    """Snakemake rule names are identifiers; model keys may hold '-' and '.'."""
-    ident = "".join(c if c.isalnum() else "_" for c in model)
-    return f"{prefix}_{ident}"
-
-
-def extraction_settings(corpus):
-    """Stories have no emotion word to pool after: pool from their own token offset."""
-    if corpus == "stories":
-        return {
-            **RUN.settings["extraction"],
-            "pool_from": "passage_start",
-            "pool_start": RUN.settings["stories"]["pool_start"],
-        }
-    return RUN.settings["extraction"]
-
-
-def passage_files(wildcards):
-    return [paths.corpus_file(RESULTS, e, wildcards.corpus) for e in RUN.emotions]
-
-
 def model_params(model):
     """The model's entry as its jobs see it. Job sizing (parameters, resources) is left
     out: a new partition or memory figure must not rerun finished jobs."""
     params = asdict(RUN.models[model])
     params["extra"] = {k: v for k, v in params["extra"].items() if k not in SIZING_KEYS}
     return params
+
+
+def pooling_params(corpus):
+    """How the corpus's passages are pooled (pooling.Pooling, one dict); in the params of
+    every job that pools, so a new setting reruns exactly those jobs."""
+    return asdict(RUN.pooling(corpus))
+
+
+def analysis_layer(wildcards):
+    return RUN.models[wildcards.model].layer_for_analysis
+
+
+def passage_files(wildcards):
+    return [LAYOUT.passages(e, wildcards.corpus) for e in RUN.emotions]
 
 
 # What each job that loads a model asks for (memory, GPUs, runtime, partition), from
@@ -84,89 +80,110 @@ def _model_resource(name):
     return lambda wildcards: JOB_RESOURCES[wildcards.model].as_snakemake().get(name)
 
 
-# The story writer's job is sized like any job that loads that model; its params leave the
-# sizing out, as model_params does, so a new memory figure does not rewrite the stories.
-if STORY_WRITER:
-    from emotion_vectors.config import ModelSpec
-
-    STORY_RESOURCES = job_resources(ModelSpec(**STORY_WRITER))
-    STORY_WRITER = {
-        **STORY_WRITER,
-        "extra": {
-            k: v for k, v in STORY_WRITER["extra"].items() if k not in SIZING_KEYS
-        },
-    }
-    STORY_THREADS = STORY_RESOURCES.cpus
-    STORY_RESOURCE_ARGS = {
-        k: v for k, v in STORY_RESOURCES.as_snakemake().items() if v is not None
-    }
-else:
-    STORY_THREADS, STORY_RESOURCE_ARGS = 1, {}
-
-
 MODEL_RESOURCES = {
     name: _model_resource(name)
     for name in ("mem_mb", "gpu", "runtime", "slurm_partition", "slurm_extra")
 }
 
 
-def activation_files(model, corpus):
-    return [paths.activation_file(RESULTS, model, e, corpus) for e in RUN.emotions]
+# ---------------------------------------------------------------- registered analyses
 
 
-def vector_files(model, corpus):
-    return [
-        paths.vector_file(RESULTS, model, layer, corpus) for layer in RUN.layers[model]
-    ]
+def analysis_output(name, key, model="{model}", corpus="{corpus}"):
+    """Output `key` of the registered analysis `name` (registry.py), in the form rules take:
+    wrapped for `snakemake --report` when the registry gives it a caption."""
+    entry = registry.analysis(name)
+    out = entry.outputs[key]
+    path = LAYOUT.output(name, key, model, corpus)
+    if out.caption is None:
+        return path
+    return report(
+        path,
+        caption=f"../report/{out.caption}.rst",
+        category=entry.title,
+        subcategory="{model}",
+        labels=lambda w, label=out.label: {
+            "corpus": w.get("corpus", "all corpora"),
+            "file": label,
+        },
+    )
 
 
-def analysis_json(kind):
-    """Input function: the per-corpus headline JSON of one analysis, in CORPORA order."""
-
-    def inputs(wildcards):
-        return [
-            f"{RESULTS}/{wildcards.model}/{corpus}/{kind}/{kind}.json"
-            for corpus in CORPORA
-        ]
-
-    return inputs
+def analysis_outputs(name, keys=None):
+    """{key: output} of a registered analysis, for a rule's `output: **...`."""
+    keys = keys or registry.analysis(name).outputs
+    return {key: analysis_output(name, key) for key in keys}
 
 
-# The implicit-scenario passages of the generalisation test (None: test off).
-SCENARIOS = RUN.settings["generalisation"]["scenarios"]
+def settings_of(analysis):
+    """The config section a registered analysis reads, resolved."""
+    return RUN.settings[registry.analysis(analysis).section]
 
 
-def generalisation_inputs(wildcards):
-    inputs = {
-        f"{corpus}_{layer}": paths.vector_file(RESULTS, wildcards.model, layer, corpus)
-        for corpus in CORPORA
-        for layer in RUN.layers[wildcards.model]
-    }
-    if SCENARIOS:
-        inputs["scenarios"] = (
-            f"{RESULTS}/{wildcards.model}/generalisation/scenario_activations.parquet"
-        )
-    return inputs
-
-
-# Each analysis rule file registers a function (model, corpus) -> [paths] here, so the
-# default target grows with the analyses without this file knowing them.
-ANALYSIS_TARGETS = []
+# Targets beyond the registered ones (a figure across models, files named by layer): each
+# rule file may register a function (model, corpus) -> [paths] here.
+EXTRA_TARGETS = []
 
 
 def vector_targets():
-    targets = []
-    for model in RUN.models:
-        for corpus in CORPORA:
-            targets += vector_files(model, corpus)
-            targets.append(paths.vector_meta_file(RESULTS, model, corpus))
-    return targets
+    return [
+        path
+        for model in RUN.models
+        for corpus in CORPORA
+        for path in (LAYOUT.vectors(model, corpus), LAYOUT.vector_meta(model, corpus))
+    ]
 
 
 def all_targets():
     targets = vector_targets()
     for model in RUN.models:
         for corpus in CORPORA:
-            for targets_of in ANALYSIS_TARGETS:
+            for entry in registry.analyses():
+                targets += [
+                    LAYOUT.output(entry.name, key, model, corpus)
+                    for key in entry.targets()
+                ]
+            for targets_of in EXTRA_TARGETS:
                 targets += targets_of(model, corpus)
-    return targets
+    return list(dict.fromkeys(targets))
+
+
+# ---------------------------------------------------------------- input functions
+
+# The implicit-scenario passages of the generalisation test (None: test off).
+SCENARIOS = settings_of("generalisation")["scenarios"]
+
+
+def generalisation_inputs(wildcards):
+    inputs = {
+        f"vectors_{corpus}": LAYOUT.vectors(wildcards.model, corpus)
+        for corpus in CORPORA
+    }
+    inputs["words"] = LAYOUT.word_embeddings(wildcards.model, CORPORA[0])
+    if SCENARIOS:
+        inputs["scenarios"] = LAYOUT.output(
+            "generalisation", "scenario_activations", wildcards.model
+        )
+    return inputs
+
+
+def analysis_layer_files(model, corpus):
+    """The single-layer control vectors of the model's analysis layer."""
+    layer = RUN.models[model].layer_for_analysis
+    return [LAYOUT.control_vector(model, e, corpus, layer) for e in RUN.emotions]
+
+
+# Analyses whose headline numbers enter summary.json.
+HEADLINED = [a for a in registry.analyses() if a.headline]
+
+
+def summary_inputs(wildcards):
+    """meta_<corpus>, <analysis>_<corpus> (per-corpus analyses) and <analysis> (per-model)."""
+    inputs = {f"meta_{c}": LAYOUT.vector_meta(wildcards.model, c) for c in CORPORA}
+    for a in HEADLINED:
+        if a.scope == "model":
+            inputs[a.name] = LAYOUT.output(a.name, "json", wildcards.model)
+            continue
+        for c in CORPORA:
+            inputs[f"{a.name}_{c}"] = LAYOUT.output(a.name, "json", wildcards.model, c)
+    return inputs

@@ -5,9 +5,9 @@ rule template_passages:
     input:
         templates=RUN.settings["corpus"]["templates"],
     output:
-        [paths.corpus_file(RESULTS, e, "templates") for e in RUN.emotions],
+        [LAYOUT.passages(e, "templates") for e in RUN.emotions],
     log:
-        f"{RESULTS}/logs/corpus/template_passages.log",
+        LAYOUT.log("corpus", "template_passages"),
     localrule: True
     conda:
         "../../environment.yml"
@@ -21,9 +21,9 @@ rule neutral_passages:
     input:
         neutral=RUN.settings["corpus"]["neutral"],
     output:
-        paths.neutral_corpus_file(RESULTS),
+        LAYOUT.neutral_passages("templates"),
     log:
-        f"{RESULTS}/logs/corpus/neutral_passages.log",
+        LAYOUT.log("corpus", "neutral_passages"),
     localrule: True
     conda:
         "../../environment.yml"
@@ -34,15 +34,35 @@ rule neutral_passages:
 # The story corpus: one job per run loads the writer once and writes only the emotions that
 # are missing from its story cache (results/corpus/cache/<writer>/), keyed by the writer and
 # every setting that changes the stories; each per-emotion file is a link to its entry.
+# The writer's job is sized like any job that loads that model; its params leave the
+# sizing out, as model_params does, so a new memory figure does not rewrite the stories.
+STORY_WRITER = RUN.settings["stories"].get("writer_spec")
+if STORY_WRITER:
+    STORY_RESOURCES = job_resources(ModelSpec(**STORY_WRITER))
+    STORY_WRITER = {
+        **STORY_WRITER,
+        "extra": {
+            k: v for k, v in STORY_WRITER["extra"].items() if k not in SIZING_KEYS
+        },
+    }
+    STORY_THREADS = STORY_RESOURCES.cpus
+    STORY_RESOURCE_ARGS = {
+        k: v for k, v in STORY_RESOURCES.as_snakemake().items() if v is not None
+    }
+else:
+    STORY_THREADS, STORY_RESOURCE_ARGS = 1, {}
+
+
 rule story_passages:
     input:
         topics=RUN.settings["stories"]["topics"],
         synonyms=RUN.settings["stories"]["synonyms"],
+        word_forms=RUN.settings["word_forms"],
     output:
-        stories=[paths.corpus_file(RESULTS, e, "stories") for e in RUN.emotions],
-        report=f"{RESULTS}/corpus/stories.json",
+        stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
+        report=LAYOUT.story_report(),
     log:
-        f"{RESULTS}/logs/corpus/story_passages.log",
+        LAYOUT.log("corpus", "story_passages"),
     conda:
         "../../environment.yml"
     threads: STORY_THREADS
@@ -56,7 +76,7 @@ rule story_passages:
             if k not in ("writer", "writer_spec", "pool_start", "neutral_dialogues")
         },
         emotions=RUN.emotions,
-        cache=f"{RESULTS}/corpus/cache/{RUN.settings['stories']['writer']}",
+        cache=LAYOUT.story_cache(RUN.settings["stories"]["writer"]),
     script:
         "../scripts/write_story_passages.py"
 
@@ -66,11 +86,11 @@ rule neutral_story_passages:
         neutral=RUN.settings["corpus"]["neutral"],
         dialogues=RUN.settings["stories"]["neutral_dialogues"],
     output:
-        paths.neutral_corpus_file(RESULTS, "stories"),
+        LAYOUT.neutral_passages("stories"),
     log:
-        f"{RESULTS}/logs/corpus/neutral_story_passages.log",
+        LAYOUT.log("corpus", "neutral_story_passages"),
     localrule: True
     conda:
         "../../environment.yml"
     script:
-        "../scripts/write_neutral_story_passages.py"
+        "../scripts/write_neutral_passages.py"

@@ -1,58 +1,67 @@
 # llama.cpp control vectors (GGUF) per (model, corpus): one file per emotion with every
-# layer from 2 on (llama.cpp has no slot for layer 1), and one with the analysis layer
-# alone. Cheap (no model load), so part of the default target. The outputs name every
-# emotion and the model's analysis layer, so the rule is declared once per model.
+# layer from 2 on (llama.cpp has no slot for layer 1) and a manifest, and one file per
+# emotion with one layer alone (the analysis layer by default; any layer on request:
+# `snakemake results/<model>/<corpus>/llamacpp/layer-12/happy.gguf`). No model load.
 
 
-ANALYSIS_TARGETS.append(
-    lambda model, corpus: [paths.control_vector_manifest(RESULTS, model, corpus)]
-)
+EXTRA_TARGETS.append(analysis_layer_files)
 
-for _model in RUN.models:
+EXPORT_INPUTS = {
+    "vectors": rules.emotion_vectors.output.vectors,
+    "meta": rules.emotion_vectors.output.meta,
+    "norms": rules.residual_norms.output[0],
+}
 
-    rule:
-        name:
-            rule_name("export_control_vectors", _model)
-        input:
-            vectors=vector_files(_model, "{corpus}"),
-            norms=f"{RESULTS}/{_model}/residual_norms.json",
-            meta=paths.vector_meta_file(RESULTS, _model, "{corpus}"),
-        output:
-            all_layers=[
-                paths.control_vector_file(RESULTS, _model, e, "{corpus}")
-                for e in RUN.emotions
-            ],
-            analysis_layer=[
-                paths.control_vector_file(
-                    RESULTS,
-                    _model,
-                    e,
-                    "{corpus}",
-                    RUN.models[_model].layer_for_analysis,
-                )
-                for e in RUN.emotions
-            ],
-            manifest=paths.control_vector_manifest(RESULTS, _model, "{corpus}"),
-        log:
-            f"{RESULTS}/logs/{_model}/{{corpus}}/export_control_vectors.log",
-        localrule: True
-        conda:
-            "../../environment.yml"
-        params:
-            model=_model,
-            source=RUN.models[_model].source,
-            layers=RUN.layers[_model],
-            analysis_layer=RUN.models[_model].layer_for_analysis,
-            emotions=RUN.emotions,
-        script:
-            "../scripts/export_control_vectors.py"
+
+rule export_control_vectors:
+    input:
+        **EXPORT_INPUTS,
+    output:
+        all_layers=[
+            LAYOUT.control_vector("{model}", e, "{corpus}") for e in RUN.emotions
+        ],
+        manifest=LAYOUT.output("export", "manifest", "{model}", "{corpus}"),
+    log:
+        LAYOUT.log("{model}", "{corpus}", "export_control_vectors"),
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        source=lambda w: RUN.models[w.model].source,
+        analysis_layer=analysis_layer,
+        emotions=RUN.emotions,
+        layer_outputs=lambda w: analysis_layer_files(w.model, w.corpus),
+    script:
+        "../scripts/export_control_vectors.py"
+
+
+rule export_layer:
+    input:
+        **EXPORT_INPUTS,
+    output:
+        [
+            LAYOUT.control_vector("{model}", e, "{corpus}", "{layer}")
+            for e in RUN.emotions
+        ],
+    log:
+        LAYOUT.log("{model}", "{corpus}", "export_layer_{layer}"),
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        source=lambda w: RUN.models[w.model].source,
+        emotions=RUN.emotions,
+    script:
+        "../scripts/export_layer.py"
 
 
 # `snakemake export`: the control vectors of every model, without the other analyses.
 rule export:
     input:
         [
-            paths.control_vector_manifest(RESULTS, model, corpus)
+            path
             for model in RUN.models
             for corpus in CORPORA
+            for path in [LAYOUT.output("export", "manifest", model, corpus)]
+            + analysis_layer_files(model, corpus)
         ],

@@ -1,140 +1,72 @@
 # Geometry of the emotion vectors, per (model, corpus), downstream of the stored vectors
-# (never of the activations): PCA against human valence (and arousal, if the user gives
-# norms), cosine similarities ordered by clustering, the seed's sanity pairs, a layer
-# sweep, and one cross-model figure per corpus.
+# (never of the activations): PCA against human valence with its controls (a shuffled-label
+# null, the same PCA on the input embeddings of the words), cosine similarities ordered by
+# clustering, the seed's sanity pairs, a layer sweep, and one cross-model figure per corpus.
 
-from emotion_vectors.config import read_emotion_list, resolve_path
-from emotion_vectors.norms import NormsError, read_arousal_csv
-
-GEOMETRY_DIR = f"{RESULTS}/{{model}}/{{corpus}}/geometry"
-GEOMETRY_LOGS = f"{RESULTS}/logs/{{model}}/{{corpus}}/geometry"
-GEOMETRY_COMPARISON = f"{RESULTS}/comparison/{{corpus}}_layer_sweep.png"
-
-try:
-    GEOMETRY = RUN.settings["geometry"]
-    GEOMETRY_AROUSAL = (
-        str(resolve_path(GEOMETRY["arousal_csv"]))
-        if GEOMETRY["arousal_csv"] is not None
-        else None
-    )
-    if GEOMETRY_AROUSAL is not None:
-        read_arousal_csv(GEOMETRY_AROUSAL)
-    GEOMETRY_SUBSET = (
-        read_emotion_list(resolve_path(GEOMETRY["heatmap_subset"]))
-        if isinstance(GEOMETRY["heatmap_subset"], str)
-        else list(GEOMETRY["heatmap_subset"])
-    )
-except (ConfigError, NormsError) as err:
-    sys.exit(f"emotion-vectors: configuration error: {err}")
-
+GEOMETRY = settings_of("geometry")
 # The subset heatmap only says something new when the run has more emotions than it shows.
-GEOMETRY_SUBSET = [e for e in RUN.emotions if e in set(GEOMETRY_SUBSET)]
-GEOMETRY_HAS_SUBSET = 2 <= len(GEOMETRY_SUBSET) < len(RUN.emotions)
+GEOMETRY_HAS_SUBSET = 2 <= len(GEOMETRY["heatmap_subset"]) < len(RUN.emotions)
+GEOMETRY_COMPARISON = LAYOUT.comparison("{corpus}_layer_sweep.png")
 
-
-GEOMETRY_FILES = [
-    "geometry.json",
-    "pca.csv",
-    "pca.png",
-    "cosine.png",
-    "layer_sweep.csv",
-]
-if GEOMETRY_HAS_SUBSET:
-    GEOMETRY_FILES.append("cosine_subset.png")
-
-# The per-(model, corpus) targets, and the corpus's cross-model figure.
-ANALYSIS_TARGETS.append(
-    lambda model, corpus: [
-        f"{GEOMETRY_DIR}/{name}".format(model=model, corpus=corpus)
-        for name in GEOMETRY_FILES
-    ]
-    + [GEOMETRY_COMPARISON.format(corpus=corpus)]
+EXTRA_TARGETS.append(
+    lambda model, corpus: [GEOMETRY_COMPARISON.format(corpus=corpus)]
+    + (
+        [LAYOUT.output("geometry", "cosine_subset_png", model, corpus)]
+        if GEOMETRY_HAS_SUBSET
+        else []
+    )
 )
 
 
 rule geometry_tables:
     input:
-        vectors=lambda w: paths.vector_file(
-            RESULTS, w.model, RUN.models[w.model].layer_for_analysis, w.corpus
-        ),
-        arousal=[GEOMETRY_AROUSAL] if GEOMETRY_AROUSAL else [],
+        vectors=rules.emotion_vectors.output.vectors,
+        words=rules.extract_activations.output.words,
+        arousal=[GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
     output:
-        summary=f"{GEOMETRY_DIR}/geometry.json",
-        pca=report(
-            f"{GEOMETRY_DIR}/pca.csv",
-            caption="../report/geometry_pca_table.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
-        correlations=report(
-            f"{GEOMETRY_DIR}/correlations.csv",
-            caption="../report/geometry_correlations.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
-        cosine=report(
-            f"{GEOMETRY_DIR}/cosine.csv",
-            caption="../report/geometry_cosine_table.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
-        sanity=report(
-            f"{GEOMETRY_DIR}/sanity.csv",
-            caption="../report/geometry_sanity.rst",
-            category="Geometry",
-            subcategory="{model}",
+        **analysis_outputs(
+            "geometry",
+            ["json", "pca", "correlations", "cosine", "sanity", "valence_null"],
         ),
     log:
-        f"{GEOMETRY_LOGS}/tables.log",
+        LAYOUT.log("{model}", "{corpus}", "geometry", "tables"),
     localrule: True
     conda:
         "../../environment.yml"
     params:
-        layer=lambda w: RUN.models[w.model].layer_for_analysis,
+        layer=analysis_layer,
         settings=GEOMETRY,
-        arousal_csv=GEOMETRY_AROUSAL,
     script:
         "../scripts/geometry_tables.py"
 
 
 rule geometry_layer_sweep:
     input:
-        vectors=lambda w: vector_files(w.model, w.corpus),
-        arousal=[GEOMETRY_AROUSAL] if GEOMETRY_AROUSAL else [],
+        vectors=rules.emotion_vectors.output.vectors,
+        arousal=[GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
     output:
-        report(
-            f"{GEOMETRY_DIR}/layer_sweep.csv",
-            caption="../report/geometry_layer_sweep_table.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
+        analysis_output("geometry", "layer_sweep"),
     log:
-        f"{GEOMETRY_LOGS}/layer_sweep.log",
+        LAYOUT.log("{model}", "{corpus}", "geometry", "layer_sweep"),
     localrule: True
     conda:
         "../../environment.yml"
     params:
         layers=lambda w: RUN.layers[w.model],
         settings=GEOMETRY,
-        arousal_csv=GEOMETRY_AROUSAL,
     script:
         "../scripts/geometry_layer_sweep.py"
 
 
 rule geometry_pca_plot:
     input:
-        pca=f"{GEOMETRY_DIR}/pca.csv",
-        summary=f"{GEOMETRY_DIR}/geometry.json",
-        correlations=f"{GEOMETRY_DIR}/correlations.csv",
+        pca=rules.geometry_tables.output.pca,
+        summary=rules.geometry_tables.output.json,
+        correlations=rules.geometry_tables.output.correlations,
     output:
-        report(
-            f"{GEOMETRY_DIR}/pca.png",
-            caption="../report/geometry_pca.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
+        analysis_output("geometry", "pca_png"),
     log:
-        f"{GEOMETRY_LOGS}/pca_plot.log",
+        LAYOUT.log("{model}", "{corpus}", "geometry", "pca_plot"),
     localrule: True
     conda:
         "../../environment.yml"
@@ -142,23 +74,33 @@ rule geometry_pca_plot:
         "../scripts/geometry_pca_plot.py"
 
 
+rule geometry_controls_plot:
+    input:
+        summary=rules.geometry_tables.output.json,
+        valence_null=rules.geometry_tables.output.valence_null,
+    output:
+        analysis_output("geometry", "controls_png"),
+    log:
+        LAYOUT.log("{model}", "{corpus}", "geometry", "controls_plot"),
+    localrule: True
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/geometry_controls_plot.py"
+
+
 rule geometry_cosine_plot:
     input:
-        cosine=f"{GEOMETRY_DIR}/cosine.csv",
+        cosine=rules.geometry_tables.output.cosine,
     output:
-        report(
-            f"{GEOMETRY_DIR}/cosine.png",
-            caption="../report/geometry_cosine.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
+        analysis_output("geometry", "cosine_png"),
     log:
-        f"{GEOMETRY_LOGS}/cosine_plot.log",
+        LAYOUT.log("{model}", "{corpus}", "geometry", "cosine_plot"),
     localrule: True
     conda:
         "../../environment.yml"
     params:
-        layer=lambda w: RUN.models[w.model].layer_for_analysis,
+        layer=analysis_layer,
         subset=None,
     script:
         "../scripts/geometry_cosine_plot.py"
@@ -166,23 +108,19 @@ rule geometry_cosine_plot:
 
 use rule geometry_cosine_plot as geometry_cosine_subset_plot with:
     output:
-        report(
-            f"{GEOMETRY_DIR}/cosine_subset.png",
-            caption="../report/geometry_cosine_subset.rst",
-            category="Geometry",
-            subcategory="{model}",
-        ),
+        analysis_output("geometry", "cosine_subset_png"),
     log:
-        f"{GEOMETRY_LOGS}/cosine_subset_plot.log",
+        LAYOUT.log("{model}", "{corpus}", "geometry", "cosine_subset_plot"),
     params:
-        layer=lambda w: RUN.models[w.model].layer_for_analysis,
-        subset=GEOMETRY_SUBSET,
+        layer=analysis_layer,
+        subset=GEOMETRY["heatmap_subset"],
 
 
 rule geometry_layer_sweep_comparison:
     input:
         sweeps=expand(
-            f"{GEOMETRY_DIR}/layer_sweep.csv", model=RUN.models, allow_missing=True
+            LAYOUT.output("geometry", "layer_sweep", "{model}", "{{corpus}}"),
+            model=RUN.models,
         ),
     output:
         report(
@@ -192,7 +130,7 @@ rule geometry_layer_sweep_comparison:
             subcategory="All models",
         ),
     log:
-        f"{RESULTS}/logs/comparison/{{corpus}}_layer_sweep.log",
+        LAYOUT.log("comparison", "{corpus}_layer_sweep"),
     localrule: True
     conda:
         "../../environment.yml"

@@ -1,22 +1,20 @@
-# Headline numbers per model and the cross-model comparison page.
+# Headline numbers per model, from every registered analysis's headline JSON, and the
+# cross-model comparison page.
 
 
 rule summary:
     input:
-        meta=lambda w: [paths.vector_meta_file(RESULTS, w.model, c) for c in CORPORA],
-        geometry=analysis_json("geometry"),
-        lens=analysis_json("lens"),
-        steering=analysis_json("steering"),
-        generalisation=f"{RESULTS}/{{model}}/generalisation/generalisation.json",
+        unpack(summary_inputs),
     output:
-        f"{RESULTS}/{{model}}/summary.json",
+        LAYOUT.summary("{model}"),
     log:
-        f"{RESULTS}/logs/{{model}}/summary.log",
+        LAYOUT.log("{model}", "summary"),
     localrule: True
     conda:
         "../../environment.yml"
     params:
         corpora=CORPORA,
+        analyses=[a.name for a in HEADLINED],
         num_layers=lambda w: RUN.models[w.model].num_layers,
     script:
         "../scripts/write_summary.py"
@@ -24,16 +22,16 @@ rule summary:
 
 rule comparison:
     input:
-        [f"{RESULTS}/{model}/summary.json" for model in RUN.models],
+        [LAYOUT.summary(model) for model in RUN.models],
     output:
-        csv=f"{RESULTS}/comparison/summary.csv",
+        csv=LAYOUT.comparison("summary.csv"),
         html=report(
-            f"{RESULTS}/comparison/summary.html",
+            LAYOUT.comparison("summary.html"),
             caption="../report/comparison.rst",
             category="Models compared",
         ),
     log:
-        f"{RESULTS}/logs/comparison.log",
+        LAYOUT.log("comparison"),
     localrule: True
     conda:
         "../../environment.yml"
@@ -41,10 +39,10 @@ rule comparison:
         "../scripts/write_comparison.py"
 
 
-ANALYSIS_TARGETS.append(
+EXTRA_TARGETS.append(
     lambda model, corpus: [
-        f"{RESULTS}/{model}/summary.json",
-        f"{RESULTS}/comparison/summary.csv",
-        f"{RESULTS}/comparison/summary.html",
+        LAYOUT.summary(model),
+        LAYOUT.comparison("summary.csv"),
+        LAYOUT.comparison("summary.html"),
     ]
 )

@@ -1,26 +1,23 @@
-# Emotion vectors per (model, corpus): one output file per layer. The layers differ from
-# model to model, so the rule is declared once per model.
+# Emotion vectors per (model, corpus), every layer in one file (a column pair per layer):
+# each emotion's mean minus the mean over emotions (raw), and the same with the neutral
+# principal subspace projected out (denoised).
 
-for _model in RUN.models:
 
-    rule:
-        name:
-            rule_name("emotion_vectors", _model)
-        input:
-            activations=activation_files(_model, "{corpus}"),
-            neutral=paths.neutral_activation_file(RESULTS, _model, "{corpus}"),
-        output:
-            vectors=vector_files(_model, "{corpus}"),
-            meta=paths.vector_meta_file(RESULTS, _model, "{corpus}"),
-        log:
-            f"{RESULTS}/logs/{_model}/{{corpus}}/emotion_vectors.log",
-        localrule: True
-        conda:
-            "../../environment.yml"
-        params:
-            model=_model,
-            layers=RUN.layers[_model],
-            analysis_layer=RUN.models[_model].layer_for_analysis,
-            variance=RUN.settings["vectors"]["neutral_variance"],
-        script:
-            "../scripts/compute_vectors.py"
+rule emotion_vectors:
+    input:
+        activations=rules.extract_activations.output.activations,
+        neutral=rules.extract_activations.output.neutral,
+    output:
+        vectors=LAYOUT.vectors("{model}", "{corpus}"),
+        meta=LAYOUT.vector_meta("{model}", "{corpus}"),
+    log:
+        LAYOUT.log("{model}", "{corpus}", "emotion_vectors"),
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        layers=lambda w: RUN.layers[w.model],
+        analysis_layer=analysis_layer,
+        variance=RUN.settings["vectors"]["neutral_variance"],
+    script:
+        "../scripts/compute_vectors.py"

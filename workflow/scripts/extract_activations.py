@@ -1,15 +1,18 @@
-from emotion_vectors.jobs import extract_activations, logging_to
+from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.extraction import extract_activations
 
 with logging_to(snakemake.log[0]):
     extract_activations(
         model=snakemake.params.model,
         layers=snakemake.params.layers,
-        extraction=snakemake.params.extraction,
+        pooling=snakemake.params.pooling,
         passage_files=list(snakemake.input.passages),
         neutral_file=snakemake.input.neutral,
         outputs=list(snakemake.output.activations),
         neutral_output=snakemake.output.neutral,
+        words_output=snakemake.output.words,
         report=snakemake.output.report,
         cache=snakemake.params.cache,
+        words_cache=snakemake.params.words_cache,
         threads=snakemake.threads,
     )

@@ -1,16 +1,15 @@
-from emotion_vectors.generalisation import generalisation
 from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.generalisation import generalisation
 
 with logging_to(snakemake.log[0]):
+    corpora = snakemake.params.corpora
     generalisation(
         model=snakemake.wildcards.model,
-        corpora=snakemake.params.corpora,
+        corpora=corpora,
         layers=snakemake.params.layers,
         analysis_layer=snakemake.params.analysis_layer,
-        vector_files={
-            c: {layer: snakemake.input[f"{c}_{layer}"] for layer in snakemake.params.layers}
-            for c in snakemake.params.corpora
-        },
+        vector_files={c: snakemake.input[f"vectors_{c}"] for c in corpora},
+        word_file=snakemake.input.get("words"),
         scenario_file=snakemake.input.get("scenarios"),
-        outputs={k: str(v) for k, v in snakemake.output.items()},
+        outputs=dict(snakemake.output.items()),
     )

@@ -1,10 +1,11 @@
-from emotion_vectors.geometry import geometry_layer_sweep
 from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.geometry import geometry_layer_sweep
 
 with logging_to(snakemake.log[0]):
     geometry_layer_sweep(
-        vector_files=dict(zip(snakemake.params.layers, snakemake.input.vectors, strict=True)),
+        vector_file=snakemake.input.vectors,
+        layers=snakemake.params.layers,
         settings=snakemake.params.settings,
-        arousal_csv=snakemake.params.arousal_csv,
+        arousal_csv=snakemake.params.settings["arousal_csv"],
         output=snakemake.output[0],
     )

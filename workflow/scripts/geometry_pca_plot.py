@@ -1,5 +1,5 @@
-from emotion_vectors.geometry import plot_pca
 from emotion_vectors.jobs import logging_to
+from emotion_vectors.render.geometry import plot_pca
 
 with logging_to(snakemake.log[0]):
     plot_pca(

@@ -1,5 +1,5 @@
-from emotion_vectors.geometry import geometry_tables
 from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.geometry import geometry_tables
 
 with logging_to(snakemake.log[0]):
     geometry_tables(
@@ -7,10 +7,8 @@ with logging_to(snakemake.log[0]):
         corpus=snakemake.wildcards.corpus,
         layer=snakemake.params.layer,
         vector_file=snakemake.input.vectors,
+        word_file=snakemake.input.words,
         settings=snakemake.params.settings,
-        arousal_csv=snakemake.params.arousal_csv,
-        outputs={
-            key: getattr(snakemake.output, key)
-            for key in ("summary", "pca", "correlations", "cosine", "sanity")
-        },
+        arousal_csv=snakemake.params.settings["arousal_csv"],
+        outputs=dict(snakemake.output.items()),
     )

@@ -1,11 +1,13 @@
-from emotion_vectors.generalisation import scenario_activations
 from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.generalisation import scenario_activations
 
 with logging_to(snakemake.log[0]):
     scenario_activations(
         model=snakemake.params.model,
         layers=snakemake.params.layers,
+        pooling=snakemake.params.pooling,
         scenarios=snakemake.input.scenarios,
+        neutral_file=snakemake.input.neutral,
         output=snakemake.output[0],
         threads=snakemake.threads,
     )

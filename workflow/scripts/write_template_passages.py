@@ -1,4 +1,5 @@
-from emotion_vectors.jobs import logging_to, write_template_passages
+from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.corpus import write_template_passages
 
 with logging_to(snakemake.log[0]):
     write_template_passages(

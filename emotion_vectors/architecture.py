@@ -1,0 +1,102 @@
+"""One adapter over a loaded causal LM's architecture: where its decoder blocks, final norm,
+unembedding and input embedding are, how wide and deep its residual stream is, and how its
+tokenizer starts a passage. Every module that hooks or reads the model goes through here,
+so a new model family is taught in one place.
+
+Layer L (1-based) is the output of decoder block L: `hidden_states[L]` in transformers for
+L < num_layers; for the last layer transformers' `hidden_states[-1]` is taken after the
+final norm, and we read the block's own output there too (`blocks[L - 1]`), so every layer
+is the same kind of quantity, the un-normed residual stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Attribute names of the final norm across the families transformers implements.
+_NORM_NAMES = ("norm", "final_layernorm", "ln_f", "final_norm")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """The parts of `model` this package uses."""
+
+    model: Any
+
+    @property
+    def base(self) -> Any:
+        """The decoder stack without the LM head: its forward returns `last_hidden_state`
+        (after the final norm) and runs no unembedding."""
+        return self.model.base_model
+
+    @property
+    def text_config(self) -> Any:
+        config = self.model.config
+        return config.get_text_config() if hasattr(config, "get_text_config") else config
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.text_config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.text_config.hidden_size)
+
+    @property
+    def device(self) -> Any:
+        return next(self.model.parameters()).device
+
+    @property
+    def blocks(self) -> Any:
+        """The ModuleList of decoder blocks, whose outputs are the residual stream."""
+        import torch
+
+        layers = getattr(self.base, "layers", None)
+        if isinstance(layers, torch.nn.ModuleList):
+            return layers
+        for module in self.model.modules():
+            if isinstance(module, torch.nn.ModuleList) and len(module) == self.num_layers:
+                return module
+        raise RuntimeError(f"cannot find the decoder layers of {type(self.model).__name__}")
+
+    def block(self, layer: int) -> Any:
+        """Decoder block `layer` (1-based): its output is layer `layer`."""
+        blocks = self.blocks
+        if not 1 <= layer <= len(blocks):
+            raise ValueError(f"layer {layer} is outside 1..{len(blocks)}")
+        return blocks[layer - 1]
+
+    @property
+    def final_norm(self) -> Any:
+        """The norm applied to the last residual state before the unembedding (Gemma's
+        RMSNorm scales by 1 + weight: going through the module handles every variant)."""
+        for owner in (self.base, getattr(self.base, "language_model", None)):
+            for name in _NORM_NAMES:
+                module = getattr(owner, name, None) if owner is not None else None
+                if module is not None:
+                    return module
+        raise RuntimeError(f"cannot find the final norm of {type(self.model).__name__}")
+
+    @property
+    def unembedding(self) -> Any:
+        """The LM head (width -> vocabulary); tied to the input embedding in some models."""
+        return self.model.get_output_embeddings()
+
+    @property
+    def embedding(self) -> Any:
+        """The input token embedding (vocabulary -> width): layer 0 of the residual stream,
+        before any scaling a model applies inside its forward (Gemma multiplies by sqrt(d))."""
+        return self.model.get_input_embeddings()
+
+
+def architecture(model: Any) -> Architecture:
+    return Architecture(model)
+
+
+def adds_bos(tokenizer: Any) -> bool:
+    """Whether the tokenizer starts every passage with a special token (BOS). Models that
+    add none (SmolLM2, Qwen2.5) turn their first text token into an attention sink."""
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    return len(ids) > len(plain) and ids[0] != plain[0]

@@ -1,0 +1,264 @@
+"""The README's findings, written from results rather than by hand.
+
+The findings tables of the README sit between markers (`<!-- findings:NAME -->` ...
+`<!-- /findings:NAME -->`) and are rendered from a summary.json of the default run. The
+summary the README quotes is kept in docs/findings/<model>.summary.json, so the test suite
+can check that the README says what that file says, and that a fresh default run still
+produces it:
+
+    python -m emotion_vectors.findings            # check README.md against the snapshots
+    python -m emotion_vectors.findings --write    # snapshot results/<model>/summary.json
+                                                  # and rewrite the README's tables
+    python -m emotion_vectors.findings --write --stories DIR   # also the story run's (DIR:
+                                                  # its results folder, config/stories.yaml)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .config import REPO_ROOT
+from .layout import Layout
+from .render import fmt_p
+from .report import SEED_REFERENCE, fmt_measure
+
+MODEL = "smollm2-135m-instruct"
+README = REPO_ROOT / "README.md"
+SNAPSHOT_DIR = REPO_ROOT / "docs" / "findings"
+# The numbers of the run before attention sinks were left out (commit cb09b0a, the same
+# default configuration), extracted from that run's outputs; the README compares with them.
+BEFORE = SNAPSHOT_DIR / f"{MODEL}.before-sinks.json"
+
+
+# The shuffles of the valence null in the default configuration (geometry.permutations).
+PERMUTATIONS = 1000
+
+
+def snapshot_path(model: str = MODEL, run: str = "") -> Path:
+    """The committed summary of the default run (`run=""`) or of another run ("stories")."""
+    return SNAPSHOT_DIR / f"{model}.{run + '.' if run else ''}summary.json"
+
+
+def _verdict(value: bool | None) -> str:
+    return "–" if value is None else ("**holds**" if value else "does not hold")
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.0f} %"
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def headline_table(s: Mapping[str, Any]) -> str:
+    """The README's main findings table: each result with its interval, its control and
+    the verdict against that control, beside the seed's published figure."""
+    gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
+    lexical = (s.get("generalisation") or {}).get("lexical_baseline") or {}
+    boot = s.get("bootstrap") or {}
+    valence, lens = s["valence_r"], s["lens_hit_rate"]
+    holds = s["holds"]
+    rows = [
+        ("PC1 / PC2 share of variance", "36.2 % / 12.7 %",
+         f"{_pct(s['pc1_variance'])} (bootstrap {_ci_pct(boot.get('pc1_variance'))}) / "
+         f"{_pct(s['pc2_variance'])}", "", ""),
+        (f"PC1 vs human valence (VADER, n = {valence['n']}), r [95 % CI]",
+         "not measured (paper: 0.81, n = 45)",
+         f"{fmt_measure(valence)} (bootstrap over templates {_ci(boot.get('valence_r'))})",
+         f"shuffled labels: 95th pct {_num(valence['null_p95'])}, "
+         f"{fmt_p(valence['p'], PERMUTATIONS)}; input embeddings of the words: PC1 "
+         f"{_num(valence['word_embedding_r'])}, cross-validated linear probe "
+         f"{_num(valence.get('word_embedding_probe_r'))} (of the vectors: "
+         f"{_num(valence.get('probe_r'))})",
+         _verdict(holds["valence_geometry"])),
+        ("sanity pairs with the expected sign", "5 / 5",
+         f"{s['sanity_passed']} / {s['sanity_total']}", "", ""),
+        (f"logit lens: a word form among the top {10} [95 % CI]", "8 / 8 shown",
+         fmt_measure(lens, percent=True),
+         f"chance (other emotions' forms) {100 * lens['chance']:.2g} %, "
+         f"{fmt_p(lens['p'], lens.get('permutations'))}",
+         _verdict(holds["logit_lens"])),
+        (f'"He feels ___": own vector beats random directions (p < 0.05), strength '
+         f"{s['steering_strength']:.1f}", "not measured",
+         fmt_measure(s["steering_beats_random"], percent=True),
+         f"own word raised {fmt_measure(s['self_steering_positive_share'], percent=True)}; "
+         f"by a shuffled vector {fmt_measure(s['steering_shuffled_positive'], percent=True)}",
+         _verdict(holds["steering"])),
+        ("cross matrix: own vector minus the others' mean (nats)", "–",
+         fmt_measure(s.get("cross_own_minus_others")),
+         f"own vector raises its word most: "
+         f"{fmt_measure(s.get('cross_own_raises_most'), percent=True)}", ""),
+        ("implicit scenarios top-1 [95 % CI]", "not measured",
+         f"{fmt_measure(gen.get('top1'))} (bootstrap {_ci(boot.get('top1'))})",
+         _scenario_controls(gen, lexical), _verdict(holds.get("implicit_scenarios"))),
+    ]  # fmt: skip
+    head = (
+        f"| result | seed ({SEED_REFERENCE['model'].split(' ')[0]}, 30 emotions) | "
+        f"ours ({s['model']}, {s['emotions']} emotions, layer {s['analysis_layer']}) | "
+        "control | verdict |\n| --- | --- | --- | --- | --- |\n"
+    )
+    return head + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def _ci_pct(m: Mapping | None) -> str:
+    if not m or not m.get("ci") or None in m["ci"]:
+        return "–"
+    return f"{100 * m['ci'][0]:.0f}–{100 * m['ci'][1]:.0f} %"
+
+
+def _ci(m: Mapping | None) -> str:
+    if not m or not m.get("ci") or None in m["ci"]:
+        return "–"
+    return f"{m['ci'][0]:.2f}–{m['ci'][1]:.2f}"
+
+
+def _scenario_controls(gen: Mapping, lexical: Mapping) -> str:
+    top1 = gen.get("top1") or {}
+    if not top1:
+        return "–"
+    held = (gen.get("held_out_layer") or {}).get("top1")
+    return (
+        f"chance {_num(top1.get('chance'))}; words alone (layer 0) "
+        f"{fmt_measure(lexical.get('top1'))}; transductive centring "
+        f"{_num(gen.get('top1_transductive'))}; layer chosen on held-out half "
+        f"{fmt_measure(held)}"
+    )
+
+
+def sinks_table(before: Mapping[str, Any], s: Mapping[str, Any]) -> str:
+    """What leaving the attention sinks out changed, before / after, on the default run."""
+    gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
+    with_sink = _num(s["steering_unit_with_sinks"], 0)
+    rows = [
+        ("where the sink forms (attention_sinks/sinks.png)", "–",
+         f"layer {s.get('attention_sinks_sink_layer')}; at layer 20 the first token's norm is "
+         f"{_num(s.get('attention_sinks_first_ratio_at_layer'), 0)}× the median of the others"),
+        ("steering unit at layer 20 (mean residual norm)", _num(before["unit"], 0),
+         f"{_num(s['steering_unit'], 0)} (with the sink: {with_sink})"),
+        ("neutral components removed at layer 20 (50 % of variance)",
+         str(before["neutral_components"]), str(s["neutral_components_removed"])),
+        ("PC1 share / PC1-valence r", f"{_pct(before['pc1_variance'])} / "
+         f"{_num(before['valence_r'])}", f"{_pct(s['pc1_variance'])} / "
+         f"{_num(s['valence_r']['value'])}"),
+        ("logit lens hit rate (old stem rule / word forms)", _pct(before["lens_hit_rate"]),
+         _pct(s["lens_hit_rate"]["value"])),
+        ("own word raised by its vector, strength 1.0", _pct(before["self_positive"]),
+         _pct(s["self_steering_positive_share"]["value"])),
+        ("implicit scenarios top-1, centred on the scenarios' own mean",
+         _num(before["scenario_top1"]), _num(gen.get("top1_transductive"))),
+    ]  # fmt: skip
+    head = "| measure | before (sinks in every mean) | after (sinks left out) |\n"
+    head += "| --- | --- | --- |\n"
+    return head + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def stories_table(s: Mapping[str, Any]) -> str:
+    """Templates against stories on passages that never name their emotion, from the
+    summary of a run with both corpora (config/stories.yaml)."""
+    gen = s.get("generalisation") or {}
+    corpora = gen.get("corpora") or list(gen.get("per_corpus", {}))
+    per = [gen["per_corpus"][c] for c in corpora]
+    chance = per[0]["top1"]["chance"], per[0]["top3"]["chance"]
+    agree = gen.get("agreement") or {}
+
+    def held(e: Mapping) -> str:
+        h = e["held_out_layer"]
+        return (f"{fmt_measure(h['top1'])} (layers {h['chosen_on_half_1']}, "
+                f"{h['chosen_on_half_0']})")  # fmt: skip
+
+    rows = [
+        (f"implicit scenarios top-1, layer {gen['analysis_layer']} (chance {chance[0]:.2f})",
+         [fmt_measure(e["top1"]) for e in per]),
+        (f"top-3 (chance {chance[1]:.2f})", [fmt_measure(e["top3"]) for e in per]),
+        ("top-1 at a layer chosen on the other half of the scenarios", [held(e) for e in per]),
+        ("top-1 centred on the scenarios' own mean (transductive)",
+         [_num(e.get("top1_transductive")) for e in per]),
+        (f"PC1–valence \\|r\\| (VADER, n = {per[0]['valence_n']})",
+         [_num(e.get("valence_r")) for e in per]),
+    ]  # fmt: skip
+    text = "| | " + " | ".join(corpora) + " |\n| --- |" + " --- |" * len(corpora) + "\n"
+    text += "\n".join(f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows)
+    if agree:
+        text += (
+            f"\n\nCorpus agreement at layer {gen['analysis_layer']}: cosine between an emotion's "
+            f"template and story vectors {agree['diagonal_mean']:.2f} on average, between "
+            f"different emotions {agree['off_diagonal_mean']:.2f}; the nearest story vector is "
+            f"the emotion's own for {agree['matched_share']:.0%} of {agree['n']} emotions "
+            f"(chance {agree['chance']:.0%})."
+        )
+    return text
+
+
+def render(
+    summary: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    stories: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """{marker name: Markdown} of every findings block of the README."""
+    blocks = {"headline": headline_table(summary)}
+    if before is not None:
+        blocks["sinks"] = sinks_table(before, summary)
+    if stories is not None:
+        blocks["stories"] = stories_table(stories)
+    return blocks
+
+
+def replace_blocks(text: str, blocks: Mapping[str, str]) -> str:
+    """The README with each marked block's content replaced (markers kept)."""
+    for name, body in blocks.items():
+        pattern = re.compile(rf"(<!-- findings:{name} -->\n).*?(<!-- /findings:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README.md has no <!-- findings:{name} --> block")
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+    return text
+
+
+def _load(path: Path | None) -> dict | None:
+    return json.loads(path.read_text()) if path and path.exists() else None
+
+
+def expected_readme(
+    readme: str, summary_file: Path, before_file: Path | None, stories_file: Path | None = None
+) -> str:
+    blocks = render(_load(summary_file), _load(before_file), _load(stories_file))
+    return replace_blocks(readme, blocks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The README's findings from summary.json")
+    parser.add_argument("--write", action="store_true", help="snapshot and rewrite README.md")
+    parser.add_argument("--results", default="results", help="results folder of the run")
+    parser.add_argument(
+        "--stories", help="with --write: also snapshot this results folder of the story run"
+    )
+    parser.add_argument("--model", default=MODEL)
+    args = parser.parse_args(argv)
+    snapshot, stories = snapshot_path(args.model), snapshot_path(args.model, "stories")
+    if args.write:
+        snapshot.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(Layout(args.results).summary(args.model), snapshot)
+        if args.stories:
+            shutil.copyfile(Layout(args.stories).summary(args.model), stories)
+    readme = README.read_text()
+    expected = expected_readme(readme, snapshot, BEFORE, stories)
+    if args.write:
+        README.write_text(expected)
+        print(f"wrote README.md findings from {snapshot}")
+        return 0
+    if expected != readme:
+        print("README.md findings differ from " + str(snapshot), file=sys.stderr)
+        return 1
+    print("README.md findings match " + str(snapshot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

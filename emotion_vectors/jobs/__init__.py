@@ -1,0 +1,48 @@
+"""What each Snakemake rule does, as plain functions over paths: one module per stage
+(corpus, extraction, vectors, geometry, model_analyses and its experiments lens, steering,
+steering_controls; generalisation, uncertainty, export, report). Every script in
+workflow/scripts/ only unpacks the `snakemake` object and calls one function here, inside
+`logging_to(log)`. The maths these jobs apply lives in the stage modules one level up
+(vectors.py, geometry.py, ...), their figures and HTML in render/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def logging_to(path: str | Path | None) -> Iterator[None]:
+    """Send this job's log records and stderr (tqdm, warnings, tracebacks) to its log file."""
+    from ..config import ConfigError
+    from ..models import ModelUnavailable
+
+    if path is None:
+        yield
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", buffering=1) as fh:
+        old = sys.stderr
+        sys.stderr = fh
+        handler = logging.StreamHandler(fh)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        try:
+            yield
+        except BaseException as err:
+            import traceback
+
+            traceback.print_exc(file=fh)
+            if isinstance(err, (ModelUnavailable, ConfigError)):
+                # The one line a user needs, on the terminal, not only in the log file.
+                print(f"emotion-vectors: {err}", file=old)
+            raise
+        finally:
+            root.removeHandler(handler)
+            sys.stderr = old

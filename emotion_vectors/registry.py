@@ -1,0 +1,107 @@
+"""The analyses of the workflow, registered once in workflow/analyses.yaml: what each is
+called (its results folder and config section), which files it writes, which of them the
+report shows and the default target asks for, and whether its job runs inside the
+model-sharing job and feeds summary.json. The config reader, the rules, the
+`model_analyses` job, the summary and the API discover analyses here, not from hand lists.
+
+An analysis is one of two kinds:
+
+- a *model experiment* (`experiment: true`) needs the model itself. All of them run in one
+  `model_analyses` job per (model, corpus), over one model load, in registry order; its
+  function is `emotion_vectors.jobs.<name>:run(job, settings, outputs)`
+  (jobs/model_analyses.py describes `job`).
+- a *light analysis* reads stored vectors or activations; its rules live in
+  workflow/rules/<name>.smk and take their outputs from the registry.
+
+With `headline: true`, `emotion_vectors.jobs.<name>:headline(data)` turns the analysis's
+`json` output into summary.json entries. See the README, "How to extend".
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from .config import REPO_ROOT, ConfigError, read_yaml, validate_schema
+
+REGISTRY_FILE = REPO_ROOT / "workflow" / "analyses.yaml"
+
+
+@dataclass(frozen=True)
+class Output:
+    """One file of an analysis. `caption` (workflow/report/<caption>.rst) puts it in
+    `snakemake --report`; `target` makes it part of the default target."""
+
+    file: str
+    caption: str | None = None
+    label: str | None = None
+    target: bool = False
+
+
+@dataclass(frozen=True)
+class Analysis:
+    name: str
+    title: str  # the report category
+    outputs: Mapping[str, Output]
+    section: str | None = None
+    experiment: bool = False
+    headline: bool = False
+    scope: str = "corpus"
+    folder: str = ""
+    files: Mapping[str, str] = field(default_factory=dict)  # written by other jobs
+    caches: tuple[str, ...] = ()  # its folders under results/<model>/cache/
+
+    @property
+    def directory(self) -> str:
+        return self.folder or self.name
+
+    def targets(self) -> list[str]:
+        return [key for key, out in self.outputs.items() if out.target]
+
+    def function(self, kind: str) -> Callable:
+        """The analysis's `run` or `headline` function in emotion_vectors.jobs.<name>,
+        imported on first use (the Snakefile reads the registry without torch or pandas)."""
+        return getattr(importlib.import_module(f"emotion_vectors.jobs.{self.name}"), kind)
+
+
+def _output(entry: str | Mapping) -> Output:
+    if isinstance(entry, str):
+        entry = {"file": entry}
+    label = entry.get("label") or entry["file"].rsplit(".", 1)[0].replace("_", " ")
+    return Output(entry["file"], entry.get("caption"), label, bool(entry.get("target")))
+
+
+@functools.cache
+def _registry() -> tuple[Analysis, ...]:
+    label = str(REGISTRY_FILE.relative_to(REPO_ROOT))
+    data = validate_schema(read_yaml(REGISTRY_FILE, label), "analyses.schema.yaml", label)
+    analyses = []
+    for name, entry in data.items():
+        outputs = {key: _output(spec) for key, spec in entry["outputs"].items()}
+        if entry["headline"] and "json" not in outputs:
+            raise ConfigError(label, f"{name}.outputs", "a headline needs a `json` output")
+        fields = {k: v for k, v in entry.items() if k not in ("outputs", "caches")}
+        caches = tuple(entry["caches"])
+        analyses.append(Analysis(name=name, outputs=outputs, caches=caches, **fields))
+    return tuple(analyses)
+
+
+def analyses() -> tuple[Analysis, ...]:
+    """Every registered analysis, in registry order."""
+    return _registry()
+
+
+def analysis(name: str) -> Analysis:
+    return next(a for a in _registry() if a.name == name)
+
+
+def model_experiments() -> list[Analysis]:
+    """The analyses that run inside the model_analyses job, in order."""
+    return [a for a in _registry() if a.experiment]
+
+
+def config_sections() -> list[str]:
+    """Config sections that registered analyses read, each with its own schema."""
+    return list(dict.fromkeys(a.section for a in _registry() if a.section))

@@ -1,0 +1,132 @@
+"""Intervals, nulls and p-values for the headline numbers: Wilson intervals for proportions,
+Fisher intervals for correlations, permutation nulls, empirical p-values against a set of
+control draws, percentile bootstrap intervals. Plain numpy (scipy for the normal and
+binomial quantiles); every random draw comes from a seeded generator the caller passes in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+CONFIDENCE = 0.95
+
+
+def _z(confidence: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2))
+
+
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Wilson score interval of a proportion successes / n (good at 0 and 1 and small n)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    z = _z(confidence)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def fisher_interval(r: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Interval of a Pearson correlation by Fisher's z transform (needs n > 3)."""
+    if n <= 3 or not math.isfinite(r) or abs(r) >= 1:
+        return (math.nan, math.nan)
+    z, se = math.atanh(r), 1 / math.sqrt(n - 3)
+    q = _z(confidence)
+    return (math.tanh(z - q * se), math.tanh(z + q * se))
+
+
+def empirical_p(observed: float, null: Sequence[float], greater: bool = True) -> float:
+    """Share of the control draws at least as extreme as the observed value, with the +1
+    correction (the observed value counts as one draw), so p is never 0: with N draws the
+    smallest p is 1 / (N + 1)."""
+    values = np.asarray(null, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    hits = (values >= observed).sum() if greater else (values <= observed).sum()
+    return float((hits + 1) / (len(values) + 1))
+
+
+def binomial_p(successes: int, n: int, chance: float) -> float:
+    """One-sided p of at least `successes` of `n` at success rate `chance`."""
+    from scipy.stats import binom
+
+    if n <= 0:
+        return math.nan
+    return float(binom.sf(successes - 1, n, chance))
+
+
+def pearson(x: np.ndarray, y: np.ndarray) -> float:
+    x = np.asarray(x, dtype=np.float64) - np.mean(x)
+    y = np.asarray(y, dtype=np.float64) - np.mean(y)
+    denominator = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y / denominator) if denominator > 0 else math.nan
+
+
+def permutation_null_r(
+    x: np.ndarray, y: np.ndarray, permutations: int, rng: np.random.Generator
+) -> np.ndarray:
+    """|Pearson r| of x against `permutations` shuffles of y (the shuffled-label null);
+    pairs with a NaN are dropped first."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    known = np.isfinite(x) & np.isfinite(y)
+    x, y = x[known] - x[known].mean(), y[known] - y[known].mean()
+    x = x / np.linalg.norm(x)
+    y = y / np.linalg.norm(y)
+    shuffled = np.stack([rng.permutation(y) for _ in range(permutations)])
+    return np.abs(shuffled @ x)
+
+
+def percentile_interval(
+    values: Sequence[float], confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the finite values."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return (math.nan, math.nan)
+    tail = 100 * (1 - confidence) / 2
+    return (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+
+
+def bootstrap(
+    statistic: Callable[[np.ndarray], Any], units: int, replicates: int, rng: np.random.Generator
+) -> list[Any]:
+    """`statistic(indices)` on `replicates` resamples (with replacement) of `units` units."""
+    return [statistic(rng.integers(0, units, units)) for _ in range(replicates)]
+
+
+def derangement(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random permutation with no fixed point (n >= 2): item i is paired with another."""
+    if n < 2:
+        raise ValueError("a derangement needs at least two items")
+    while True:
+        order = rng.permutation(n)
+        if not (order == np.arange(n)).any():
+            return order
+
+
+def measure(
+    value: float | None,
+    interval: tuple[float, float] | None = None,
+    method: str | None = None,
+    **more: Any,
+) -> dict:
+    """A headline number as JSON: the value, its interval and how it was obtained, and any
+    control figures (`more`), with NaN written as null."""
+
+    def clean(x):
+        if isinstance(x, float | np.floating):
+            return float(x) if math.isfinite(x) else None
+        return x
+
+    out = {"value": clean(value)}
+    if interval is not None:
+        out["ci"] = [clean(interval[0]), clean(interval[1])]
+        out["ci_method"] = method
+    out.update({k: clean(v) for k, v in more.items()})
+    return out

@@ -1,0 +1,62 @@
+"""The README's findings come from results: its tables are what the committed summary of the
+default run says, and a fresh default run still says the same."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from emotion_vectors import findings
+from emotion_vectors.layout import Layout
+
+from .conftest import MODEL, ROOT, run_snakemake
+
+
+def test_the_readme_tables_are_rendered_from_the_committed_summary():
+    readme = (ROOT / "README.md").read_text()
+    stories = findings.snapshot_path(run="stories")
+    assert stories.exists()
+    expected = findings.expected_readme(readme, findings.snapshot_path(), findings.BEFORE, stories)
+    assert expected == readme, "run `python -m emotion_vectors.findings --write`"
+
+
+def test_a_changed_number_changes_the_rendered_table(tmp_path):
+    summary = json.loads(findings.snapshot_path().read_text())
+    summary["valence_r"]["value"] = 0.123
+    changed = Path(Layout(tmp_path).summary("m"))
+    changed.parent.mkdir()
+    changed.write_text(json.dumps(summary))
+    readme = (ROOT / "README.md").read_text()
+    assert "0.12 [" in findings.expected_readme(readme, changed, None)
+
+
+def _numbers(data, prefix=""):
+    """Every number of a JSON tree, by its path."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _numbers(value, f"{prefix}/{key}")
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _numbers(value, f"{prefix}/{i}")
+    elif isinstance(data, int | float) and not isinstance(data, bool):
+        yield prefix, float(data)
+
+
+@pytest.mark.slow
+def test_a_fresh_default_run_reproduces_the_committed_summary(tmp_path):
+    """The complete default run (171 emotions, all layers, every control), from nothing:
+    its summary.json must be the committed one, up to float noise, so the README cannot
+    quote numbers the code no longer produces."""
+    run_snakemake(tmp_path, timeout=3600)
+    fresh = json.loads(Path(Layout(tmp_path / "results").summary(MODEL)).read_text())
+    committed = json.loads(findings.snapshot_path().read_text())
+    assert fresh.keys() == committed.keys()
+    a, b = dict(_numbers(fresh)), dict(_numbers(committed))
+    assert a.keys() == b.keys()
+    differ = [k for k in a if not math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=1e-4)]
+    assert not differ, [(k, a[k], b[k]) for k in differ[:10]]
+    # The steering unit at layer 20 is the sink-free residual norm (~224; 573 with the sink).
+    assert abs(fresh["steering_unit"] - 224) / 224 < 0.10

@@ -1,0 +1,83 @@
+"""The registry of analyses (workflow/analyses.yaml) and the results layout that names
+their files: every entry is complete, and nothing outside the layout spells a path."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from emotion_vectors import registry
+from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors.layout import Layout
+
+from .conftest import ROOT
+
+ANALYSES = registry.analyses()
+
+
+@pytest.mark.parametrize("analysis", ANALYSES, ids=lambda a: a.name)
+def test_every_registered_analysis_is_complete(analysis):
+    if analysis.section:
+        assert (ROOT / "workflow" / "schemas" / f"{analysis.section}.schema.yaml").exists()
+    for key, out in analysis.outputs.items():
+        if out.caption:
+            assert (ROOT / "workflow" / "report" / f"{out.caption}.rst").exists(), key
+    if analysis.experiment:
+        assert callable(analysis.function("run"))
+    if analysis.headline:
+        assert callable(analysis.function("headline")) and "json" in analysis.outputs
+    if not analysis.experiment:
+        # A light analysis has its rules; their file is named after it or its folder.
+        rules = [ROOT / "workflow" / "rules" / f"{n}.smk" for n in (analysis.name, "export")]
+        assert any(p.exists() for p in rules)
+
+
+def test_model_experiments_run_in_registry_order():
+    names = [a.name for a in registry.model_experiments()]
+    # The steering controls reuse the steering session, so they come after steering.
+    assert names.index("steering") < names.index("steering_controls")
+
+
+def test_every_config_section_comes_from_the_registry(tmp_path):
+    run = load_run_config({})
+    for section in registry.config_sections():
+        assert section in run.settings
+    with pytest.raises(ConfigError, match=r"steering_controls: Additional properties"):
+        load_run_config({"steering_controls": {"random_direction": 30}})
+
+
+def test_layout_places_outputs_by_scope():
+    layout = Layout("r")
+    assert layout.output("lens", "json", "m", "stories") == "r/m/stories/lens/lens.json"
+    assert layout.output("generalisation", "json", "m", "stories") == (
+        "r/m/generalisation/generalisation.json"
+    )
+    assert layout.output("export", "manifest", "m") == "r/m/templates/llamacpp/export.json"
+    assert layout.control_vector("m", "at ease", layer=20) == (
+        "r/m/templates/llamacpp/layer-20/at_ease.gguf"
+    )
+    # Wildcards pass through unchanged, so rules can use the same functions.
+    assert layout.vectors("{model}", "{corpus}") == "r/{model}/{corpus}/vectors/vectors.parquet"
+
+
+# Result file names that only the layout and the registry may spell.
+RESULT_NAMES = re.compile(
+    r"""["'/](residual_norms\.json|extraction\.json|neutral_activations\.parquet|"""
+    r"""vectors\.parquet|summary\.json|scenario_activations\.parquet|[a-z_]+\.log)["']"""
+)
+
+
+@pytest.mark.parametrize(
+    "folder", ["emotion_vectors", "workflow/rules", "workflow/scripts", "bench", "tests"]
+)
+def test_no_results_path_is_built_outside_the_layout(folder):
+    """Renaming an output is a change in layout.py or workflow/analyses.yaml alone."""
+    offenders = []
+    for path in sorted((ROOT / folder).rglob("*.py")) + sorted((ROOT / folder).rglob("*.smk")):
+        if path.name in ("layout.py", "test_registry.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if RESULT_NAMES.search(line) or re.search(r"""["']results["']\s*/""", line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
