@@ -10,35 +10,34 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..architecture import adds_bos
 from ..attention_sinks import position_norms, sink_layer
 from ..config import read_neutral
+from ..models import model_fingerprint
 from ..render.attention_sinks import plot_sinks
-from ..store import write_json_atomic
+from ..store import write_json_atomic, write_parquet_atomic
+from .extraction import cache_key
 
 log = logging.getLogger("emotion_vectors")
 
 
 def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
+    """The profile (from the cache when this model, these passages and this ratio were
+    profiled before), its table, figure and headline JSON."""
     texts = read_neutral(Path(settings["passages"]))
     ratio = float(settings["ratio"])
-    layers, first, beyond, others = position_norms(
-        job.loaded.model, job.loaded.tokenizer, texts, ratio
-    )
-    table = pd.DataFrame(
-        {
-            "layer": layers,
-            "first_ratio_median": np.median(first, axis=1),
-            "first_ratio_min": first.min(axis=1),
-            "first_ratio_max": first.max(axis=1),
-            "first_is_sink": (first > ratio).mean(axis=1),
-            "other_beyond": beyond,
-            "other_tokens": others,
-        }
-    )
+    key = cache_key({"model": model_fingerprint(job.loaded.spec), "texts": texts, "ratio": ratio})
+    cached = job.cache("attention_sinks") / f"{key}.parquet"
+    if cached.exists():
+        table = pd.read_parquet(cached)
+    else:
+        table = profile(job, texts, ratio)
+        write_parquet_atomic(pa.Table.from_pandas(table, preserve_index=False), cached)
     table.to_csv(outputs["table"], index=False)
     plot_sinks(table, job.key, ratio, job.analysis_layer, outputs["figure"])
+    layers, others = list(table["layer"]), int(table["other_tokens"].iloc[0])
     at = table.set_index("layer").loc[job.analysis_layer]
     headline = {
         **job.describe(),
@@ -53,6 +52,24 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     write_json_atomic(headline, outputs["json"])
     log.info("attention sinks: %s", headline)
     return headline
+
+
+def profile(job, texts, ratio: float) -> pd.DataFrame:
+    """The profile table: one row per layer."""
+    layers, first, beyond, others = position_norms(
+        job.loaded.model, job.loaded.tokenizer, texts, ratio
+    )
+    return pd.DataFrame(
+        {
+            "layer": layers,
+            "first_ratio_median": np.median(first, axis=1),
+            "first_ratio_min": first.min(axis=1),
+            "first_ratio_max": first.max(axis=1),
+            "first_is_sink": (first > ratio).mean(axis=1),
+            "other_beyond": beyond,
+            "other_tokens": others,
+        }
+    )
 
 
 def headline(data: Mapping) -> dict:
