@@ -7,7 +7,7 @@ binomial quantiles); every random draw comes from a seeded generator the caller 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -91,13 +91,6 @@ def percentile_interval(
         return (math.nan, math.nan)
     tail = 100 * (1 - confidence) / 2
     return (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
-
-
-def bootstrap(
-    statistic: Callable[[np.ndarray], Any], units: int, replicates: int, rng: np.random.Generator
-) -> list[Any]:
-    """`statistic(indices)` on `replicates` resamples (with replacement) of `units` units."""
-    return [statistic(rng.integers(0, units, units)) for _ in range(replicates)]
 
 
 def derangement(n: int, rng: np.random.Generator) -> np.ndarray:

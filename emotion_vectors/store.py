@@ -134,11 +134,6 @@ def read_metadata(path: str | Path) -> dict:
     return json.loads(meta.get(META_KEY, b"{}"))
 
 
-def read_layers(path: str | Path) -> list[int]:
-    names = pq.read_schema(path).names
-    return sorted(int(n.split("_", 1)[1]) for n in names if n.startswith("layer_"))
-
-
 def read_activation_matrix(path: str | Path, layer: int) -> tuple[list[str], np.ndarray]:
     """(passage ids, [passages, width] float32) of one layer of one activation file."""
     table = pq.read_table(path, columns=["passage_id", layer_column(layer)])

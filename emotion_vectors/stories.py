@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from .architecture import architecture
-from .config import emotion_from_slug
 from .wording import find_forbidden, forbidden_pattern
 
 log = logging.getLogger("emotion_vectors")
@@ -346,13 +344,6 @@ def write_emotion(
             break
     rows = [tally.accepted[i] for i in sorted(tally.accepted)]
     return pd.DataFrame(rows, columns=STORY_COLUMNS), tally.stats(len(requests), len(pending))
-
-
-def read_stories(path: str | Path) -> pd.DataFrame:
-    """One emotion's stories (the emotion comes from the file name, as elsewhere)."""
-    df = pq.read_table(path).to_pandas()
-    df["emotion"] = emotion_from_slug(Path(path).stem)
-    return df
 
 
 _FILES = ("topics", "synonyms", "forms")
