@@ -238,6 +238,21 @@ def _compare(torch_change, llama_change, base, k=20):
     return float(diff.max()), float(np.median(diff)), float(np.abs(torch_change[tokens]).max())
 
 
+def _disagreement(both, torch_change, llama_change, k=20) -> tuple[float, float]:
+    """(steered, unsteered): the largest difference between the two engines' own
+    log-probabilities, with and without the control vector, on the tokens `_compare` uses.
+    A change can differ by up to their sum without any fault in the steering: what
+    steering must not do is make the engines disagree more than they do unsteered."""
+    base_torch, base_llama = both["base_torch"], both["base_llama"]
+    tokens = set()
+    for lp in (base_torch, base_torch + torch_change, base_torch + llama_change):
+        tokens |= set(np.argsort(lp)[-k:].tolist())
+    tokens = sorted(tokens)
+    steered = (base_torch + torch_change) - (base_llama + llama_change)
+    unsteered = base_torch - base_llama
+    return float(np.abs(steered[tokens]).max()), float(np.abs(unsteered[tokens]).max())
+
+
 @pytest.fixture(scope="module")
 def both(exported, smollm2):
     from emotion_vectors.models import locate_weights
@@ -278,12 +293,15 @@ def test_llama_cpp_moves_log_probs_as_pytorch_steering_does(both, emotion):
     cv = read_control_vector(path)
     torch_change, llama_change = _changes(both, cv, 1.0, [ANALYSIS - 1])
     error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
+    steered, unsteered = _disagreement(both, torch_change, llama_change)
     print(
-        f"{emotion}: effect up to {effect:.2f} nats; "
-        f"llama.cpp vs torch {error:.3f} (median {median:.3f})"
+        f"{emotion}: effect up to {effect:.2f} nats; change llama.cpp vs torch {error:.3f} "
+        f"(median {median:.3f}); the engines disagree by {steered:.3f} steered, "
+        f"{unsteered:.3f} unsteered"
     )
     assert effect > 1.0  # the steering does something worth comparing
-    assert error < 0.5 and median < 0.25
+    assert median < 0.25
+    assert steered < max(0.5, 1.5 * unsteered)
 
     # The classic bug: the same direction one block late (or early).
     for wrong in (ANALYSIS + 1, ANALYSIS - 1):
@@ -332,7 +350,9 @@ def test_every_layer_at_once_and_the_layer_range(both):
     index = llama_cpp_index(ANALYSIS)
     torch_change, llama_change = _changes(both, cv, 1.0, [index], il_start=index, il_end=index)
     error, median, effect = _compare(torch_change, llama_change, both["base_torch"])
+    steered, unsteered = _disagreement(both, torch_change, llama_change)
     print(
-        f"layer range {index} {index}: effect {effect:.2f}; error {error:.3f} (median {median:.3f})"
+        f"layer range {index} {index}: effect {effect:.2f}; error {error:.3f} "
+        f"(median {median:.3f}); engines {steered:.3f} steered, {unsteered:.3f} unsteered"
     )
-    assert effect > 1.0 and error < 0.5
+    assert effect > 1.0 and median < 0.25 and steered < max(0.5, 1.5 * unsteered)
