@@ -373,7 +373,7 @@ def bound_of_rerun(runs: dict) -> str:
         " vectors, and their figures). The extraction job took"
         f" {rules.get('extract_activations', 0):.0f} s, of which {ex.get('forward_seconds', 0):.1f}"
         f" s forward pass of the new passages and {ex.get('model_load_seconds', 0):.1f} s model"
-        f" load with its imports. The light jobs (passages, vectors, geometry, export,"
+        f" load with its imports. The light jobs (passages, vectors, geometry, uncertainty, export,"
         f" generalisation, summary) took {light:.0f} s of job wall time, mostly process starts"
         " and figures; they cannot run beside a model job, which takes every core. The rest"
         " is Snakemake's start and bookkeeping. The 15 % target would be"
