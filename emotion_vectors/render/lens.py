@@ -71,6 +71,7 @@ def plot_hit_rate_by_layer(table: pd.DataFrame, model: str, layer: int, top_k: i
     ax.set_xlabel("layer")
     ax.set_ylabel(f"emotions with a form in top {top_k} (%)")
     ax.set_ylim(bottom=0)
-    ax.set_title(f"Logit-lens hit rate by layer, {model}\n(band: 95 % Wilson interval)", fontsize=10)
+    title = f"Logit-lens hit rate by layer, {model}\n(band: 95 % Wilson interval)"
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     save(fig, path, dpi=120)
