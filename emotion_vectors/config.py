@@ -277,6 +277,9 @@ class ModelSpec:
     analysis_layer: int | None = None
     trust_remote_code: bool = False
     install: str | None = None
+    # source parts:<module prefix>: how many part packages, and the joined file's sha256.
+    parts: int | None = None
+    sha256: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -296,6 +299,10 @@ class ModelSpec:
 
     def fingerprint(self) -> dict:
         """What determines this model's activations (the device does not, up to float noise)."""
+        if self.source_kind == "parts":
+            # The declared sha256 is the weights, whichever packages carry them: renaming
+            # the packages or the assembled file keeps every cache entry.
+            return {"weights_sha256": self.sha256, "dtype": self.dtype}
         return {
             "source": self.source,
             "gguf_file": self.gguf_file,
@@ -327,6 +334,14 @@ def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
                 f"models.{key}.dtype",
                 "float16 on the cpu has partial kernels in PyTorch; use float32, bfloat16 or auto",
             )
+        if entry["source"].split(":", 1)[0] != "parts":
+            for only in ("parts", "sha256"):
+                if only in entry:
+                    raise ConfigError(
+                        label,
+                        f"models.{key}.{only}",
+                        "belongs to a model with source parts:<module prefix>",
+                    )
         known = {f for f in ModelSpec.__dataclass_fields__ if f not in ("key", "extra")}
         specs[key] = ModelSpec(
             key=key,

