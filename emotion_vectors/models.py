@@ -262,8 +262,10 @@ def _join(paths: list[Path], folder: Path) -> tuple[Path, str]:
 
 
 def _write_marker(path: Path, sha256: str) -> None:
-    tmp = _marker(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps(_stamp(path, sha256)))
+    # A temporary name of its own: two jobs that joined the same parts may write at once.
+    fd, tmp = tempfile.mkstemp(prefix=".marker-", dir=path.parent)
+    with os.fdopen(fd, "w") as out:
+        out.write(json.dumps(_stamp(path, sha256)))
     os.replace(tmp, _marker(path))
 
 
