@@ -9,6 +9,14 @@ with the number of layers, and the forward pass stops after the deepest requeste
 
 Which tokens enter each mean, and which positions are left out as attention sinks, is
 pooling.py's; how many sinks were left out is counted per layer.
+
+Shared prefixes. In a template passage every token before the emotion word is the same for
+every emotion, and under causal attention their states do not depend on what follows. With
+`Pooling.share_prefix`, `extract` forwards each distinct prefix once (alone, so its states
+do not depend on which passages a job holds), keeps its keys and values, and forwards each
+passage from its emotion word on with that cache: the pooled tokens all lie after the
+prefix, and the attention-sink rule still sees the prefix's norms. The pooled numbers equal
+the full pass up to float rounding (tests/test_activations.py).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ class Tokenized:
     input_ids: list[list[int]]
     special: list[list[int]]  # 1 where the tokenizer added a special token (BOS, ...)
     starts: list[list[int]] | None = None  # character offset where each token starts
+    ends: list[list[int]] | None = None  # ... and just after it ends
 
     @property
     def lengths(self) -> list[int]:
@@ -55,8 +64,11 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int, offsets: bool = F
         return_special_tokens_mask=True,
         return_offsets_mapping=offsets,
     )
-    starts = [[a for a, _ in row] for row in enc["offset_mapping"]] if offsets else None
-    return Tokenized(enc["input_ids"], enc["special_tokens_mask"], starts)
+    if not offsets:
+        return Tokenized(enc["input_ids"], enc["special_tokens_mask"])
+    starts = [[a for a, _ in row] for row in enc["offset_mapping"]]
+    ends = [[b for _, b in row] for row in enc["offset_mapping"]]
+    return Tokenized(enc["input_ids"], enc["special_tokens_mask"], starts, ends)
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
@@ -66,14 +78,62 @@ def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[
 
 
 @dataclass
+class Prefix:
+    """The first tokens of a passage, forwarded once: their keys and values at every decoder
+    layer up to the deepest requested one, and their residual norms at the requested
+    layers (the sink rule compares against the median over the whole passage)."""
+
+    ids: tuple[int, ...]
+    own: object  # [p] bool: not a special token
+    kv: list  # per decoder layer: (keys, values), each [1, kv_heads, p, head_dim]
+    norms: dict  # layer -> [p] float32
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
 class Batch:
     """One right-padded batch: right padding keeps each passage's position ids those of an
-    unpadded run. `own` marks the passages' own tokens (not special, not padding)."""
+    unpadded run. `own` marks the passages' own tokens (not special, not padding). A batch
+    that continues shared prefixes holds, per row, the tokens after its prefix and
+    `prefixes`, one per row (rows of one batch may have prefixes of different lengths)."""
 
     ids: object  # [batch, tokens] long
     mask: object  # attention mask
     own: object  # [batch, tokens] bool
     weights: object  # [batch, tokens] float32 pooling weights (before per-layer sinks)
+    prefixes: list[Prefix] | None = None
+
+    @property
+    def prefix_width(self) -> int:
+        return max(len(p) for p in self.prefixes) if self.prefixes else 0
+
+    def prefix_rows(self, values: Callable, fill) -> object:
+        """[batch, prefix_width, ...]: `values(prefix)` of each row, right-padded with `fill`."""
+        import torch
+
+        rows = []
+        for prefix in self.prefixes:
+            row = values(prefix)
+            pad = torch.full(
+                (self.prefix_width - len(prefix), *row.shape[1:]), fill, dtype=row.dtype
+            )
+            rows.append(torch.cat([row, pad.to(row.device)]))
+        return torch.stack(rows)
+
+
+def passage_weights(
+    tok: Tokenized, i: int, pooling: Pooling, from_chars: Sequence[int] | None
+) -> np.ndarray:
+    """Pooling weights of passage i's tokens (pooling.pool_weights)."""
+    return pool_weights(
+        tok.special[i],
+        pooling.pool_start,
+        tok.starts[i] if tok.starts is not None else None,
+        from_chars[i] if from_chars is not None else 0,
+        pooling.drop_first_position,
+    )
 
 
 def pad_batch(
@@ -82,37 +142,35 @@ def pad_batch(
     pad_id: int,
     pooling: Pooling,
     from_chars: Sequence[int] | None = None,
+    prefixes: Sequence[Prefix] | None = None,
 ) -> Batch:
+    """The passages `indices` as one batch; with `prefixes` (one per passage), only the
+    tokens after each passage's prefix."""
     import torch
 
-    width = max(tok.lengths[i] for i in indices)
+    skip = [len(p) for p in prefixes] if prefixes else [0] * len(indices)
+    width = max(tok.lengths[i] - k for i, k in zip(indices, skip, strict=True))
     ids = torch.full((len(indices), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(indices), width), dtype=torch.long)
     own = torch.zeros((len(indices), width), dtype=torch.bool)
     weights = torch.zeros((len(indices), width), dtype=torch.float32)
-    for row, i in enumerate(indices):
-        n = tok.lengths[i]
-        ids[row, :n] = torch.tensor(tok.input_ids[i])
+    for row, (i, k) in enumerate(zip(indices, skip, strict=True)):
+        n = tok.lengths[i] - k
+        ids[row, :n] = torch.tensor(tok.input_ids[i][k:])
         mask[row, :n] = 1
-        own[row, :n] = ~torch.tensor(tok.special[i], dtype=torch.bool)
-        w = pool_weights(
-            tok.special[i],
-            pooling.pool_start,
-            tok.starts[i] if tok.starts is not None else None,
-            from_chars[i] if from_chars is not None else 0,
-            pooling.drop_first_position,
-        )
-        weights[row, :n] = torch.from_numpy(w)
-    return Batch(ids, mask, own, weights)
+        own[row, :n] = ~torch.tensor(tok.special[i][k:], dtype=torch.bool)
+        weights[row, :n] = torch.from_numpy(passage_weights(tok, i, pooling, from_chars)[k:])
+    return Batch(ids, mask, own, weights, list(prefixes) if prefixes else None)
 
 
 # ---------------------------------------------------------------- sinks and hooks
 
 
-def run_layers(model, batch: Batch, layers: Sequence[int], reduce: Callable) -> None:
+def run_layers(model, batch: Batch, layers: Sequence[int], reduce: Callable, cache=None) -> None:
     """Run one batch, calling `reduce(layer, hidden)` with each requested layer's
     [batch, tokens, width] states (float32), and stop after the deepest one. Layer 0 is the
-    input embedding."""
+    input embedding. A batch with prefixes continues them from their keys and values;
+    `cache`, a transformers Cache, collects the batch's own keys and values."""
     import torch
 
     arch = architecture(model)
@@ -127,20 +185,89 @@ def run_layers(model, batch: Batch, layers: Sequence[int], reduce: Callable) -> 
 
         return hook
 
+    inputs = {"input_ids": batch.ids, "attention_mask": batch.mask, "use_cache": False}
+    if batch.prefixes:
+        inputs = _continuation(model, batch)
+    if cache is not None:
+        inputs.update({arch.cache_argument: cache, "use_cache": True})
     modules = {layer: arch.embedding if layer == 0 else arch.block(layer) for layer in layers}
     handles = [modules[layer].register_forward_hook(make_hook(layer)) for layer in layers]
     try:
         with torch.inference_mode():
             arch.base(
-                input_ids=batch.ids.to(arch.device),
-                attention_mask=batch.mask.to(arch.device),
-                use_cache=False,
+                **{k: v.to(arch.device) if torch.is_tensor(v) else v for k, v in inputs.items()}
             )
     except _StopForward:
         pass
     finally:
         for handle in handles:
             handle.remove()
+
+
+def _continuation(model, batch: Batch) -> dict:
+    """Model inputs that continue each row's prefix: its keys and values right-padded to
+    the longest prefix of the batch (the padding masked out), and position ids that go on
+    from the row's own prefix length, as in an unpadded pass of the whole passage."""
+    import torch
+    from transformers import DynamicCache
+
+    width = batch.prefix_width
+    kv = []
+    for layer in range(len(batch.prefixes[0].kv)):
+        keys = batch.prefix_rows(lambda p, i=layer: p.kv[i][0][0].transpose(0, 1), 0.0)
+        values = batch.prefix_rows(lambda p, i=layer: p.kv[i][1][0].transpose(0, 1), 0.0)
+        kv.append((keys.transpose(1, 2), values.transpose(1, 2)))
+    prefix_mask = torch.zeros((len(batch.prefixes), width), dtype=torch.long)
+    for row, prefix in enumerate(batch.prefixes):
+        prefix_mask[row, : len(prefix)] = 1
+    lengths = torch.tensor([len(p) for p in batch.prefixes])
+    positions = lengths[:, None] + torch.arange(batch.ids.shape[1])[None, :]
+    device = architecture(model).device
+    return {
+        "input_ids": batch.ids,
+        "attention_mask": torch.cat([prefix_mask, batch.mask], dim=1),
+        "position_ids": positions,
+        architecture(model).cache_argument: DynamicCache(
+            [(k.to(device), v.to(device)) for k, v in kv], config=model.config
+        ),
+        "use_cache": True,
+    }
+
+
+def forward_prefix(model, ids: Sequence[int], special: Sequence[int], layers: Sequence[int]):
+    """Forward the first tokens of a passage alone (batch of one, so the result does not
+    depend on other passages) and keep what continuing from them needs."""
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    norms: dict[int, object] = {}
+
+    def reduce(layer: int, hidden) -> None:
+        norms[layer] = hidden[0].norm(dim=-1)
+
+    own = ~torch.tensor(list(special), dtype=torch.bool)
+    row = torch.tensor([list(ids)], dtype=torch.long)
+    batch = Batch(row, torch.ones_like(row), own[None], torch.zeros(row.shape))
+    run_layers(model, batch, layers, reduce, cache=cache)
+    kv = [(layer.keys, layer.values) for layer in cache.layers if layer.is_initialized]
+    return Prefix(tuple(ids), own, kv, norms)
+
+
+def prefix_length(tok: Tokenized, i: int, shared_until: int, weights: np.ndarray) -> int:
+    """How many leading tokens of passage i lie wholly before character `shared_until` (the
+    text passages share, e.g. up to the emotion slot) and before the first pooled token."""
+    if tok.ends is None or shared_until <= 0:
+        return 0
+    inside = 0
+    for end, special in zip(tok.ends[i], tok.special[i], strict=True):
+        if end > shared_until and not special:
+            break
+        inside += 1
+    first_pooled = int(np.flatnonzero(weights)[0])
+    # At least one token must follow the prefix, and a prefix of one token saves nothing.
+    inside = min(inside, first_pooled, tok.lengths[i] - 1)
+    return inside if inside > 1 else 0
 
 
 def pooled_forward(
@@ -152,13 +279,23 @@ def pooled_forward(
 
     device = architecture(model).device
     base, own = batch.weights.to(device), batch.own.to(device)
+    if batch.prefixes:  # the sink rule's median runs over the whole passage
+        prefix_own = batch.prefix_rows(lambda p: p.own, False).to(device)
+        own_all = torch.cat([prefix_own, own], dim=1)
     pooled: dict[int, np.ndarray] = {}
     sinks: dict[int, int] = {}
 
     def reduce(layer: int, hidden) -> None:
         w = base
         if sink_ratio is not None:
-            sink = sink_positions(hidden.norm(dim=-1), own, sink_ratio) & (base > 0)
+            norms = hidden.norm(dim=-1)
+            if batch.prefixes:
+                before = batch.prefix_rows(lambda p: p.norms[layer], float("nan"))
+                norms_all = torch.cat([before.to(device), norms], dim=1)
+                sink = sink_positions(norms_all, own_all, sink_ratio)[:, -norms.shape[1] :]
+            else:
+                sink = sink_positions(norms, own, sink_ratio)
+            sink = sink & (base > 0)
             w = torch.where(sink, torch.zeros_like(base), base)
             # A passage whose every pooled token is a sink keeps them rather than nothing.
             empty = w.sum(dim=1) == 0
@@ -188,6 +325,8 @@ def extract(
     pooling: Pooling,
     from_chars: Sequence[int] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    shared_until: Sequence[int] | None = None,
+    prefixes: dict | None = None,
 ) -> PooledPassages:
     """Mean-pooled residual stream of every passage at every layer in `layers`.
 
@@ -195,18 +334,28 @@ def extract(
     it is batched with, so callers that batch per emotion get the same numbers whether an
     emotion is computed alone or with others. `from_chars[i]`, if given and
     `pooling.pool_from` is after_emotion, is the character offset in text i from which
-    tokens are pooled."""
+    tokens are pooled. `shared_until[i]`, with `pooling.share_prefix`, is where the text
+    that passage i shares with others ends (the emotion slot): its tokens before that are
+    forwarded once per distinct prefix, kept in `prefixes` (pass the same dict to every
+    call of a job to share them across calls). `on_batch(passages, tokens)` counts the
+    tokens actually forwarded."""
     if pooling.pool_from != "after_emotion":
         from_chars = None
     use_offsets = from_chars is not None and any(c > 0 for c in from_chars)
     tok = tokenize(tokenizer, texts, pooling.max_length, offsets=use_offsets)
+    chars = from_chars if use_offsets else None
+    share = use_offsets and pooling.share_prefix and shared_until is not None and max(layers) > 0
+    prefixes = {} if prefixes is None else prefixes
     width = architecture(model).hidden_size
     out = {layer: np.zeros((len(texts), width), dtype=np.float32) for layer in layers}
     sinks = dict.fromkeys(layers, 0)
     for indices in length_sorted_batches(tok.lengths, pooling.batch_size):
-        batch = pad_batch(
-            tok, indices, tokenizer.pad_token_id, pooling, from_chars if use_offsets else None
-        )
+        row_prefixes = None
+        if share:
+            row_prefixes = _prefixes_of(
+                model, tok, indices, layers, pooling, chars, shared_until, prefixes, on_batch
+            )
+        batch = pad_batch(tok, indices, tokenizer.pad_token_id, pooling, chars, row_prefixes)
         result, left_out = pooled_forward(model, batch, layers, pooling.sink_ratio)
         for layer in layers:
             out[layer][indices] = result[layer]
@@ -214,6 +363,26 @@ def extract(
         if on_batch is not None:
             on_batch(len(indices), int(batch.mask.sum()))
     return PooledPassages(out, tok.lengths, sinks)
+
+
+def _prefixes_of(model, tok, indices, layers, pooling, chars, shared_until, known, on_batch):
+    """The prefix of each passage of a batch, forwarding those not yet in `known`; None,
+    the plain path, unless every passage of the batch has one worth sharing."""
+    lengths = [
+        prefix_length(tok, i, shared_until[i], passage_weights(tok, i, pooling, chars))
+        for i in indices
+    ]
+    if not all(lengths):
+        return None
+    rows = []
+    for i, k in zip(indices, lengths, strict=True):
+        ids = tuple(tok.input_ids[i][:k])
+        if ids not in known:
+            known[ids] = forward_prefix(model, ids, tok.special[i][:k], layers)
+            if on_batch is not None:
+                on_batch(0, k)
+        rows.append(known[ids])
+    return rows
 
 
 # ---------------------------------------------------------------- residual norms

@@ -60,6 +60,15 @@ class Architecture:
                 return module
         raise RuntimeError(f"cannot find the decoder layers of {type(self.model).__name__}")
 
+    @property
+    def cache_argument(self) -> str:
+        """The keyword the base model's forward takes its key/value cache by: `cache` in
+        recent transformers (which deprecates `past_key_values`), `past_key_values` before."""
+        import inspect
+
+        params = inspect.signature(self.base.forward).parameters
+        return "cache" if "cache" in params else "past_key_values"
+
     def block(self, layer: int) -> Any:
         """Decoder block `layer` (1-based): its output is layer `layer`."""
         blocks = self.blocks

@@ -16,6 +16,12 @@ def render(template: str, emotion: str) -> str:
     return template.replace(EMOTION_SLOT, emotion)
 
 
+def emotion_start(template: str) -> int:
+    """Character offset of the emotion slot: every passage of a template shares the text
+    before it (extraction forwards that prefix once)."""
+    return template.index(EMOTION_SLOT)
+
+
 def emotion_end(template: str, emotion: str) -> int:
     """Character offset just after the emotion word in the rendered template."""
     return template.index(EMOTION_SLOT) + len(emotion)
@@ -23,8 +29,9 @@ def emotion_end(template: str, emotion: str) -> int:
 
 def template_passages(emotion: str, templates: Sequence[dict[str, str]]) -> pd.DataFrame:
     """One row per template: emotion, passage_id (the template id), template_id, person, text,
-    and emotion_end, the character offset just after the emotion word (pooling can start
-    there, so that the word's own tokens do not dominate the mean)."""
+    emotion_start, the character offset of the emotion word (the text before it is the same
+    for every emotion), and emotion_end, just after it (pooling can start there, so that the
+    word's own tokens do not dominate the mean)."""
     return pd.DataFrame(
         {
             "emotion": emotion,
@@ -32,6 +39,7 @@ def template_passages(emotion: str, templates: Sequence[dict[str, str]]) -> pd.D
             "template_id": [t["id"] for t in templates],
             "person": [t.get("person", "") for t in templates],
             "text": [render(t["text"], emotion) for t in templates],
+            "emotion_start": [emotion_start(t["text"]) for t in templates],
             "emotion_end": [emotion_end(t["text"], emotion) for t in templates],
         }
     )

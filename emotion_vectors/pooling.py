@@ -36,6 +36,9 @@ class Pooling:
     batch_size: int = 16
     drop_first_position: bool = True
     sink_ratio: float | None = 10.0
+    # Forward the tokens that template passages share (everything before the emotion slot)
+    # once per template: equal to the full pass up to float rounding (activations.py).
+    share_prefix: bool = True
 
     def __post_init__(self) -> None:
         if self.pool_from not in ("after_emotion", "passage_start"):
@@ -48,7 +51,13 @@ class Pooling:
         return cls(**{**known, **overrides})
 
     def fingerprint(self) -> dict:
-        return {"format": POOLING_FORMAT, **asdict(self)}
+        fields = asdict(self)
+        # Sharing prefixes changes the float rounding of what is pooled after the emotion
+        # word, so it is part of those keys; whole passages never share one, so their keys
+        # (neutral sets, stories, scenarios) stay as they were.
+        if self.pool_from == "passage_start":
+            del fields["share_prefix"]
+        return {"format": POOLING_FORMAT, **fields}
 
     def from_passage_start(self) -> Pooling:
         """The same pooling over whole passages (texts with no emotion word to pool after)."""

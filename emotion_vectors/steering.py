@@ -94,15 +94,6 @@ def word_ids(tokenizer, word: str) -> list[int]:
     return tokenizer(" " + word, add_special_tokens=False)["input_ids"]
 
 
-def _cache_argument(model) -> str:
-    """The keyword the base model's forward takes its key/value cache by: `cache` in
-    recent transformers (which deprecates `past_key_values`), `past_key_values` before."""
-    import inspect
-
-    params = inspect.signature(architecture(model).base.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
-
-
 def _cache_of(output):
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
@@ -242,7 +233,7 @@ def word_logprobs(
     n = len(words)
     arch = architecture(model)
     device = arch.device
-    cache_arg = _cache_argument(model)
+    cache_arg = architecture(model).cache_argument
     if prefix is not None and list(prefix.prompt_ids) != list(prompt_ids):
         raise ValueError("the prompt prefix was computed for another prompt")
     out: list[list[float]] = [[] for _ in range(n)]

@@ -181,3 +181,70 @@ def test_hooks_are_removed_even_when_the_forward_raises(smollm2):
     out, _ = pooled_forward(model, batch, [3], None)
     assert set(out) == {3}
     assert [len(b._forward_hooks) for b in blocks] == before
+
+
+# ---------------------------------------------------------------- shared prefixes
+
+
+def _template_groups(emotions):
+    import yaml
+
+    from emotion_vectors.corpus import template_passages
+
+    templates = yaml.safe_load((ROOT / "config/corpus/templates.yaml").read_text())["templates"]
+    return [template_passages(e, templates[:6]) for e in emotions]
+
+
+@pytest.mark.parametrize("sink_ratio", [10.0, 1.5])
+def test_shared_prefixes_pool_what_the_full_pass_pools(smollm2, sink_ratio):
+    # sink_ratio 1.5 flags many positions after the emotion word, so the sink rule's median
+    # over the whole passage (prefix norms included) is exercised, not only the pooling.
+    model, tok = smollm2.model, smollm2.tokenizer
+    layers = [1, 5, 12, 20, 30]
+    full_pool = Pooling(sink_ratio=sink_ratio, share_prefix=False)
+    shared_pool = Pooling(sink_ratio=sink_ratio)
+    prefixes: dict = {}
+    counted = {"full": 0, "shared": 0}
+    for group in _template_groups(["happy", "at ease", "furious"]):
+        texts, ends = group.text.tolist(), group.emotion_end.tolist()
+
+        def count(_n, tokens, key="full"):
+            counted[key] += tokens
+
+        full = extract(model, tok, texts, layers, full_pool, ends, count)
+        shared = extract(
+            model, tok, texts, layers, shared_pool, ends,
+            lambda n, t: count(n, t, "shared"), group.emotion_start.tolist(), prefixes,
+        )  # fmt: skip
+        for layer in layers:
+            np.testing.assert_allclose(
+                shared.pooled[layer], full.pooled[layer],
+                rtol=1e-4, atol=1e-5 * float(np.abs(full.pooled[layer]).max()),
+            )  # fmt: skip
+        assert shared.sinks == full.sinks
+    assert len(prefixes) == 6  # one per template, shared by the three emotions
+    if sink_ratio == 1.5:
+        assert sum(full.sinks.values()) > 0
+    # The prefixes go through once; per emotion only the word and what follows.
+    assert counted["shared"] < 0.5 * counted["full"]
+
+
+def test_without_a_shared_text_or_with_sharing_off_the_path_is_the_plain_one(smollm2):
+    model, tok = smollm2.model, smollm2.tokenizer
+    group = _template_groups(["calm"])[0]
+    texts, ends = group.text.tolist(), group.emotion_end.tolist()
+    prefixes: dict = {}
+    plain = extract(model, tok, texts, [3], Pooling(), ends, None, [0] * len(texts), prefixes)
+    off = extract(
+        model, tok, texts, [3], Pooling(share_prefix=False), ends, None,
+        group.emotion_start.tolist(), prefixes,
+    )  # fmt: skip
+    assert prefixes == {}
+    np.testing.assert_array_equal(plain.pooled[3], off.pooled[3])
+
+
+def test_sharing_prefixes_changes_the_cache_key_only_where_it_applies():
+    after, whole = Pooling(), Pooling().from_passage_start()
+    assert after.fingerprint() != Pooling(share_prefix=False).fingerprint()
+    assert "share_prefix" not in whole.fingerprint()
+    assert whole.fingerprint() == Pooling(share_prefix=False).from_passage_start().fingerprint()

@@ -49,6 +49,7 @@ class Group:
     texts: list[str]
     from_chars: list[int]
     output: str
+    shared_until: list[int] | None = None  # where the text shared with other emotions ends
     key: str = ""
 
 
@@ -61,7 +62,10 @@ def read_group(name: str, path: str, output: str, pooling: Pooling) -> Group:
         from_chars = table.column("emotion_end").to_pylist()
     else:
         from_chars = [0] * len(ids)
-    return Group(name, ids, table.column("text").to_pylist(), from_chars, output)
+    shared = None
+    if "emotion_start" in table.column_names:
+        shared = table.column("emotion_start").to_pylist()
+    return Group(name, ids, table.column("text").to_pylist(), from_chars, output, shared)
 
 
 @dataclass
@@ -206,9 +210,18 @@ def _pool_groups(loaded, layers, pool, todo, cache_dir, fingerprint, stats) -> N
         # One group (emotion) at a time, written to the cache as soon as it is done: a run
         # killed half-way keeps every finished emotion, and batches never mix emotions, so
         # an emotion's numbers do not depend on which other emotions were computed with it.
+        prefixes: dict = {}  # each template's shared prefix, forwarded once per job
         for g in todo:
             result = extract(
-                loaded.model, loaded.tokenizer, g.texts, layers, pool, g.from_chars, on_batch
+                loaded.model,
+                loaded.tokenizer,
+                g.texts,
+                layers,
+                pool,
+                g.from_chars,
+                on_batch,
+                g.shared_until,
+                prefixes,
             )
             meta = {
                 "group": g.name,
@@ -223,6 +236,7 @@ def _pool_groups(loaded, layers, pool, todo, cache_dir, fingerprint, stats) -> N
             }
             table = activation_table(g.ids, result.n_tokens, result.pooled, meta)
             write_parquet_atomic(table, cache_dir / f"{g.key}.parquet")
+    stats["shared_prefixes"] = len(prefixes)
     stats["forward_seconds"] = round(time.perf_counter() - t1, 3)
     if stats["forward_seconds"] > 0:
         stats["tokens_per_second"] = round(stats["tokens_forwarded"] / stats["forward_seconds"], 1)
