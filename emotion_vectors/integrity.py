@@ -144,14 +144,17 @@ def heal_published(report: str | Path) -> list[str]:
     if not report.exists():
         return []
     try:
-        files = json.loads(report.read_text()).get("files", {})
-    except (OSError, ValueError, AttributeError):
+        data = json.loads(report.read_text())
+    except (OSError, ValueError):
+        data = None
+    files = data.get("files", {}) if isinstance(data, dict) else None
+    if not isinstance(files, dict):
         report.unlink(missing_ok=True)
         return [f"{report} is unreadable: removed, so its extraction job runs again"]
     warnings = []
     for name, recorded in files.items():
         path = report.parent / name
-        problem = path.exists() and published_problem(path, recorded)
+        problem = path.exists() and published_problem(path, dict(recorded or {}))
         if problem:
             path.unlink()
             warnings.append(f"{path} is corrupt ({problem}): removed, so it is recomputed")
