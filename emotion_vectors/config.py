@@ -20,6 +20,12 @@ SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 # Emotion names become file names and Snakemake wildcard values: lower-case words
 # separated by single spaces or hyphens ("at ease", "grief-stricken"), nothing else.
 EMOTION_NAME = re.compile(r"^[a-z]+(?:[ -][a-z]+)*$")
+# Most file systems cap a file name at 255 bytes. The longest name the workflow derives from
+# an emotion is the temporary file written beside its passages or activations,
+# ".<slug>.parquet.<8 random characters>.tmp" (the slug and 22 bytes); the cap on the slug
+# leaves room for that and for longer suffixes to come.
+FILE_NAME_BYTES = 255
+EMOTION_SLUG_BYTES = 200
 # Model keys become directory names under results/.
 MODEL_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 EMOTION_SLOT = "{emotion}"
@@ -113,10 +119,22 @@ def emotion_name_problem(name: Any) -> str | None:
     """Why `name` cannot be an emotion name (it becomes a file name and a wildcard value),
     or None when it can."""
     if isinstance(name, str) and EMOTION_NAME.match(name):
-        return None
+        return _file_name_problem(name)
     return (
         f"{name!r} is not a valid emotion name (lower-case words separated by one space or "
         "hyphen; no path separators, wildcards or shell characters)"
+    )
+
+
+def _file_name_problem(name: str) -> str | None:
+    """Why a well-formed emotion name is still too long to become a file name, or None."""
+    size = len(emotion_slug(name).encode())
+    if size <= EMOTION_SLUG_BYTES:
+        return None
+    return (
+        f"{name[:20]!r}... is {size} bytes long; its files (<name>.parquet and the temporary "
+        f"names beside it) would pass the {FILE_NAME_BYTES}-byte file-name limit of common "
+        f"file systems: at most {EMOTION_SLUG_BYTES} bytes"
     )
 
 

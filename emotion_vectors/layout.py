@@ -7,7 +7,9 @@ results/
                                                  with the neutral dialogues added)
   corpus/stories.json                            story writing: rejections, throughput
   corpus/cache/<writer>/<key>.parquet            content-addressed story cache
-  <model>/cache/<kind>/<key>.parquet             content-addressed caches (activations, ...)
+  <model>/cache/<kind>/<key>.parquet             content-addressed caches (activations, ...);
+                                                 activation and word entries have a checksum
+                                                 beside them (integrity.sidecar)
   <model>/residual_norms.json                    the steering unit: residual norm per layer
   <model>/<corpus>/activations/<emotion>.parquet pooled activations, one column per layer
   <model>/<corpus>/neutral_activations.parquet   the same for the neutral set

@@ -98,6 +98,8 @@ def link_or_copy(src: str | Path, dst: str | Path) -> None:
 
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+    # When `dst` already is a link to `src`, rename() does nothing and leaves `tmp` behind.
+    tmp.unlink(missing_ok=True)
 
 
 def matrix_column(matrix: np.ndarray) -> pa.FixedSizeListArray:

@@ -54,6 +54,12 @@ CASES = [
         "upper case in a name", {"emotions": ["Happy"]}, "emotions[0]", "not a valid emotion name"
     ),
     Case(
+        "name too long to be a file name",
+        {"emotions": ["happy", "a" * 300]},
+        "emotions[1]",
+        "is 300 bytes long",
+    ),
+    Case(
         "duplicate in an emotion list file",
         {"emotions": "{dir}/e.txt"},
         "line 2",
@@ -275,6 +281,10 @@ def render(messages: list[str]) -> str:
         "| a run killed at any point | nothing half-written is ever read: outputs are written to a"
         " temporary name and renamed; after `snakemake --unlock` the next run recomputes only the"
         " emotions that were not finished and gives bit-identical results |",
+        "| an activation file truncated after the run (a disk that filled up, a bad sync) |"
+        " `emotion-vectors: warning: results/<model>/templates/activations/<emotion>.parquet"
+        " is corrupt (... bytes where ... were published): removed, so it is recomputed`;"
+        " the run goes on and recomputes only that emotion, with bit-identical results |",
         "",
     ]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import yaml
 
 from emotion_vectors import load_activations, load_passages, load_vectors
 from emotion_vectors.layout import Layout
-from emotion_vectors.store import read_activation_matrix
+from emotion_vectors.store import read_activation_matrix, read_metadata
 from emotion_vectors.vectors import neutral_subspace
 
 from .conftest import MODEL, run_snakemake
@@ -124,6 +125,7 @@ def test_incremental_run_equals_a_clean_run(incremental, tmp_path):
     [
         ("emotions: [happy, happy]\n", "emotions[1]: duplicate emotion 'happy'"),
         ("layers: [99]\n", "layers[0]: layer 99 is outside the range 1..30"),
+        (f"emotions: [{'a' * 300}]\n", "emotions[0]: 'aaaaaaaaaaaaaaaaaaaa'... is 300 bytes long"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, config, message):
@@ -134,3 +136,40 @@ def test_bad_config_stops_before_any_job(tmp_path, config, message):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_truncated_activation_file_is_recomputed_alone(incremental, tmp_path):
+    """A disk that filled up during a copy: half of one published activation file is gone,
+    and with it half of its cache entry (a hard link). The next plain run says which file,
+    recomputes that emotion alone and gives the same vectors, byte for byte."""
+    work = tmp_path / "work"
+    # cp -a keeps the hard links between published files and cache entries, and the mtimes.
+    subprocess.run(["cp", "-a", str(incremental["work"]), str(work)], check=True)
+    emotions = ["happy", "sad", "calm", "at ease"]
+    layout = Layout(work / "results")
+    target = Path(layout.activations(MODEL, "sad"))
+    entry = Path(
+        layout.cache(MODEL, "activations"), f"{read_metadata(target)['cache_key']}.parquet"
+    )
+    assert target.samefile(entry)
+    before = {
+        path: Path(path).read_bytes()
+        for path in [layout.vectors(MODEL), layout.vector_meta(MODEL), str(target)]
+    }
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+
+    proc = run_snakemake(work, "vectors", "--configfile", _config(work, emotions))
+    warnings = [line for line in proc.stderr.splitlines() if "emotion-vectors: warning" in line]
+    assert len(warnings) == 1, proc.stderr
+    assert Layout("results").activations(MODEL, "sad") in warnings[0]
+    log = Path(layout.log(MODEL, "templates", "extract_activations")).read_text()
+    log_warnings = [line for line in log.splitlines() if " WARNING " in line]
+    assert len(log_warnings) == 1 and entry.name in log_warnings[0], log
+    report = _extraction(work)
+    assert report["computed"] == ["sad"] and report["passages_forwarded"] == 12
+    for path, content in before.items():
+        assert Path(path).read_bytes() == content, path
+    again = run_snakemake(work, "vectors", "--configfile", _config(work, emotions))
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "emotion-vectors: warning" not in again.stderr

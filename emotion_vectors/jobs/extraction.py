@@ -11,6 +11,7 @@ import platform
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..architecture import adds_bos
 from ..config import ModelSpec, emotion_from_slug
+from ..integrity import published_records, usable_entry, write_sidecar
 from ..models import load_for_job, model_fingerprint
 from ..pooling import Pooling
 from ..store import (
@@ -78,14 +80,16 @@ class Plan:
     cache_dir: Path
     words_dir: Path
 
-    @property
+    # Computed once: checking an entry hashes its bytes, and a corrupt one is removed with
+    # a warning (integrity.usable_entry), so it counts as missing exactly once.
+    @cached_property
     def todo(self) -> list[Group]:
-        return [g for g in self.groups if not (self.cache_dir / f"{g.key}.parquet").exists()]
+        return [g for g in self.groups if not usable_entry(self.cache_dir / f"{g.key}.parquet")]
 
-    @property
+    @cached_property
     def missing_words(self) -> list[str]:
         folder = self.words_dir
-        return [w for w, k in self.word_keys.items() if not (folder / f"{k}.parquet").exists()]
+        return [w for w, k in self.word_keys.items() if not usable_entry(folder / f"{k}.parquet")]
 
 
 def plan_extraction(
@@ -147,6 +151,10 @@ def extract_activations(
     for g in plan.groups:
         link_or_copy(plan.cache_dir / f"{g.key}.parquet", g.output)
     _write_word_embeddings(plan.word_keys, plan.words_dir, words_output)
+    # What was published, byte for byte: the workflow compares it when it is parsed
+    # (integrity.heal_published), since Snakemake would not notice a truncated output.
+    published = [g.output for g in plan.groups] + [words_output]
+    stats["files"] = published_records(published, Path(report).parent)
     stats["sinks"] = _sink_totals(plan.groups, plan.cache_dir, pool)
     stats["seconds"] = round(time.perf_counter() - started, 3)
     log.info(
@@ -235,7 +243,7 @@ def _pool_groups(loaded, layers, pool, todo, cache_dir, fingerprint, stats) -> N
                 "versions": versions,
             }
             table = activation_table(g.ids, result.n_tokens, result.pooled, meta)
-            write_parquet_atomic(table, cache_dir / f"{g.key}.parquet")
+            _write_entry(table, cache_dir / f"{g.key}.parquet")
     stats["shared_prefixes"] = len(prefixes)
     stats["forward_seconds"] = round(time.perf_counter() - t1, 3)
     if stats["forward_seconds"] > 0:
@@ -251,7 +259,13 @@ def _embed_words(loaded, words: Sequence[str], keys: Mapping[str, str], folder: 
     matrix = word_embeddings(loaded.model, loaded.tokenizer, words)
     for word, row in zip(words, matrix, strict=True):
         table = pa.table({"emotion": [word], "embedding": matrix_column(row[None])})
-        write_parquet_atomic(table, folder / f"{keys[word]}.parquet")
+        _write_entry(table, folder / f"{keys[word]}.parquet")
+
+
+def _write_entry(table: pa.Table, entry: Path) -> None:
+    """A cache entry, then its checksum (integrity.write_sidecar)."""
+    write_parquet_atomic(table, entry)
+    write_sidecar(entry)
 
 
 def _write_word_embeddings(keys: Mapping[str, str], folder: Path, output: str) -> None:

@@ -12,6 +12,7 @@ os.environ.update(
 
 from emotion_vectors import registry
 from emotion_vectors.config import ConfigError, ModelSpec, load_run_config
+from emotion_vectors.integrity import heal_published
 from emotion_vectors.jobs.model_analyses import output_name
 from emotion_vectors.layout import Layout
 from emotion_vectors.resources import SIZING_KEYS, job_resources
@@ -31,6 +32,18 @@ RESULTS = "results"
 LAYOUT = Layout(RESULTS)
 # The corpora of this run (config `corpora`), side by side under results/<model>/<corpus>/.
 CORPORA = RUN.corpora
+
+# Snakemake sees only existence and mtimes, so a truncated activation file (a disk that
+# filled up, a bad sync) would fail every later run in the vectors job. Remove any published
+# file whose bytes no longer match the extraction report's record: its extraction job then
+# reruns and recomputes just that group. Cheap when nothing changed (size and mtime are
+# compared first). Only in the main process: a cluster job re-parses this file while other
+# jobs may be publishing.
+if workflow.is_main_process:
+    for model in RUN.models:
+        for corpus in CORPORA:
+            for warning in heal_published(LAYOUT.extraction_report(model, corpus)):
+                print(f"emotion-vectors: warning: {warning}", file=sys.stderr)
 
 
 wildcard_constraints:
@@ -125,12 +138,27 @@ def settings_of(analysis):
 EXTRA_TARGETS = []
 
 
+def extraction_targets(model, corpus):
+    """What an extraction job publishes. Targets, so that a missing one reruns its job:
+    Snakemake 9 takes a missing intermediate file whose consumers are up to date for one
+    removed on purpose (like a temp file), so deleting an activation file, by hand or by
+    heal_published above, would otherwise recompute nothing."""
+    return [LAYOUT.activations(model, e, corpus) for e in RUN.emotions] + [
+        LAYOUT.neutral_activations(model, corpus),
+        LAYOUT.word_embeddings(model, corpus),
+    ]
+
+
 def vector_targets():
     return [
         path
         for model in RUN.models
         for corpus in CORPORA
-        for path in (LAYOUT.vectors(model, corpus), LAYOUT.vector_meta(model, corpus))
+        for path in (
+            *extraction_targets(model, corpus),
+            LAYOUT.vectors(model, corpus),
+            LAYOUT.vector_meta(model, corpus),
+        )
     ]
 
 
