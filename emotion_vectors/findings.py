@@ -11,6 +11,9 @@ produces it:
                                                   # and rewrite the README's tables
     python -m emotion_vectors.findings --write --stories DIR   # also the story run's (DIR:
                                                   # its results folder, config/stories.yaml)
+    python -m emotion_vectors.findings --write --compared DIR  # also the seed-scale models
+                                                  # and the cross-model geometry of a run in
+                                                  # DIR with every model of COMPARED
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ SNAPSHOT_DIR = REPO_ROOT / "docs" / "findings"
 # default configuration), extracted from that run's outputs; the README compares with them.
 BEFORE = SNAPSHOT_DIR / f"{MODEL}.before-sinks.json"
 
+
+# The models of the README's side-by-side table (besides the seed's published figures); a
+# run with all of them also gives the cross-model geometry.
+COMPARED = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
+ACROSS = SNAPSHOT_DIR / "templates_geometry_across_models.json"
 
 # The shuffles of the valence null in the default configuration (geometry.permutations).
 PERMUTATIONS = 1000
@@ -197,10 +205,77 @@ def stories_table(s: Mapping[str, Any]) -> str:
     return text
 
 
+def models_table(summaries: list[Mapping[str, Any]]) -> str:
+    """The seed's figures and every compared model side by side, each number with its
+    interval and its control."""
+
+    def cells(s: Mapping[str, Any]) -> list[str]:
+        gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
+        lexical = (s.get("generalisation") or {}).get("lexical_baseline") or {}
+        valence, lens = s["valence_r"], s["lens_hit_rate"]
+        return [
+            f"{s['analysis_layer']} of {s['num_layers']}",
+            f"{_pct(s['pc1_variance'])} / {_pct(s['pc2_variance'])}",
+            f"{fmt_measure(valence)} (null p95 {_num(valence['null_p95'])}; words "
+            f"{_num(valence['word_embedding_r'])})",
+            f"{s['sanity_passed']} / {s['sanity_total']}",
+            f"{fmt_measure(lens, percent=True)} (chance {100 * lens['chance']:.2g} %)",
+            f"{fmt_measure(s['steering_beats_random'], percent=True)}",
+            f"{fmt_measure(s['self_steering_positive_share'], percent=True)} (shuffled "
+            f"{_pct(s['steering_shuffled_positive']['value'])})",
+            f"{fmt_measure(s.get('cross_own_raises_most'), percent=True)}",
+            f"{fmt_measure(gen.get('top1'))} (chance {_num(gen['top1']['chance'])}; words "
+            f"{_num(lexical['top1']['value'])})"
+            if gen.get("top1")
+            else "–",
+        ]
+
+    seed = ["10 of 16", "36.2 % / 12.7 %", "not measured (paper: 0.81, n = 45)", "5 / 5",
+            "8 / 8 shown", "not measured", "30 / 30", "not measured", "not measured"]  # fmt: skip
+    names = ["analysis layer", "PC1 / PC2 share of variance",
+             "PC1 vs human valence r [95 % CI]", "sanity pairs with the expected sign",
+             "logit lens: word form in the top 10", "steering: own vector beats random (p < 0.05)",
+             "steering: own word raised", "cross matrix: own vector raises its word most",
+             "implicit scenarios top-1"]  # fmt: skip
+    columns = [seed] + [cells(s) for s in summaries]
+    head = "| | seed (llama-3.2-1b-instruct, 30 emotions) | " + " | ".join(
+        f"{s['model']} ({s['emotions']} emotions)" for s in summaries
+    )
+    text = head + " |\n| --- |" + " --- |" * len(columns) + "\n"
+    return text + "\n".join(
+        f"| {name} | " + " | ".join(col[i] for col in columns) + " |"
+        for i, name in enumerate(names)
+    )
+
+
+def across_table(data: Mapping[str, Any]) -> str:
+    """The cross-model geometry: one row per pair of models."""
+    rows = []
+    for p in data["pairs"]:
+        residual = {"value": p["residual_r"], "ci": [p["residual_r_low"], p["residual_r_high"]]}
+        embedding = {
+            "value": p["embedding_r"], "ci": [p["embedding_r_low"], p["embedding_r_high"]]
+        }  # fmt: skip
+        rows.append(
+            f"| {p['model_a']} (layer {p['layer_a']}) vs {p['model_b']} (layer {p['layer_b']}) "
+            f"| {p['emotions']} | {fmt_measure(residual)} | {_num(p['residual_null_p95'])}, "
+            f"{fmt_p(p['residual_p'], data['permutations'])} | {fmt_measure(embedding)}, "
+            f"{fmt_p(p['embedding_p'], data['permutations'])} |"
+        )
+    head = (
+        "| models | shared emotions | r between their cosine matrices [95 % bootstrap] | "
+        "permutation null: 95th pct, p | control: the same on the words' input embeddings |\n"
+        "| --- | --- | --- | --- | --- |\n"
+    )
+    return head + "\n".join(rows)
+
+
 def render(
     summary: Mapping[str, Any],
     before: Mapping[str, Any] | None,
     stories: Mapping[str, Any] | None = None,
+    compared: list[Mapping[str, Any]] | None = None,
+    across: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """{marker name: Markdown} of every findings block of the README."""
     blocks = {"headline": headline_table(summary)}
@@ -208,6 +283,10 @@ def render(
         blocks["sinks"] = sinks_table(before, summary)
     if stories is not None:
         blocks["stories"] = stories_table(stories)
+    if compared:
+        blocks["models"] = models_table(compared)
+    if across is not None:
+        blocks["across"] = across_table(across)
     return blocks
 
 
@@ -228,7 +307,11 @@ def _load(path: Path | None) -> dict | None:
 def expected_readme(
     readme: str, summary_file: Path, before_file: Path | None, stories_file: Path | None = None
 ) -> str:
-    blocks = render(_load(summary_file), _load(before_file), _load(stories_file))
+    compared = [_load(snapshot_path(m)) for m in COMPARED if snapshot_path(m).exists()]
+    blocks = render(
+        _load(summary_file), _load(before_file), _load(stories_file),
+        compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
+    )  # fmt: skip
     return replace_blocks(readme, blocks)
 
 
@@ -239,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stories", help="with --write: also snapshot this results folder of the story run"
     )
+    parser.add_argument(
+        "--compared", help="with --write: also snapshot every model of COMPARED from this"
+        " results folder, and its cross-model geometry",
+    )  # fmt: skip
     parser.add_argument("--model", default=MODEL)
     args = parser.parse_args(argv)
     snapshot, stories = snapshot_path(args.model), snapshot_path(args.model, "stories")
@@ -247,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(Layout(args.results).summary(args.model), snapshot)
         if args.stories:
             shutil.copyfile(Layout(args.stories).summary(args.model), stories)
+        if args.compared:
+            for model in COMPARED:
+                shutil.copyfile(Layout(args.compared).summary(model), snapshot_path(model))
+            shutil.copyfile(Layout(args.compared).comparison(ACROSS.name), ACROSS)
     readme = README.read_text()
     expected = expected_readme(readme, snapshot, BEFORE, stories)
     if args.write:

@@ -44,6 +44,7 @@ def test_empty_config_gets_schema_defaults():
         "pool_start": 0,
         "drop_first_position": True,
         "sink_ratio": 10,
+        "share_prefix": True,
     }
     assert cfg["vectors"] == {"neutral_variance": 0.5}
     assert len(run.emotions) == 171

@@ -211,3 +211,56 @@ def headline(data: Mapping) -> dict:
         # Holds when |r| lies beyond the shuffled-label null.
         "holds": {"valence_geometry": below(valence.get("p"))},
     }
+
+
+# ---------------------------------------------------------------- across models
+
+
+def geometry_across_models(
+    layers: Mapping[str, int],
+    vector_files: Mapping[str, str],
+    word_files: Mapping[str, str],
+    settings: Mapping,
+    outputs: Mapping[str, str],
+) -> pd.DataFrame:
+    """For every pair of models: the correlation of their emotion-emotion cosine matrices
+    (denoised vectors, each model at its analysis layer `layers[model]`) over the emotions
+    both ran, with its permutation null and bootstrap interval, and the same for the input
+    embeddings of the words (the control). Writes `outputs["csv"]` and `outputs["json"]`."""
+    from itertools import combinations
+
+    from ..shared_geometry import centred_cosines, correlate_geometries, shared_emotions
+
+    vectors = {
+        m: dict(zip(*read_vector_matrix(path, layers[m]), strict=True))
+        for m, path in vector_files.items()
+    }
+    rows = []
+    for a, b in combinations(vector_files, 2):
+        emotions = shared_emotions(list(vectors[a]), list(vectors[b]))
+        if len(emotions) < 4:
+            log.warning("%s and %s share %d emotions: too few to compare", a, b, len(emotions))
+        row = {"model_a": a, "model_b": b, "layer_a": layers[a], "layer_b": layers[b]}
+        row["emotions"] = len(emotions)
+        for kind, matrices in (
+            ("residual", [np.stack([vectors[m][e] for e in emotions]) for m in (a, b)]),
+            ("embedding", [read_word_embeddings(word_files[m], emotions) for m in (a, b)]),
+        ):
+            result = correlate_geometries(
+                *(centred_cosines(x) for x in matrices), settings["permutations"], settings["seed"]
+            )
+            row.update(result.as_dict(kind))
+        rows.append(row)
+        log.info("%s vs %s over %d emotions: %s", a, b, len(emotions), row)
+    table = pd.DataFrame(rows)
+    table.to_csv(outputs["csv"], index=False)
+    data = {
+        "what": "Pearson r between two models' emotion-emotion cosine matrices (Mantel test)",
+        "permutations": settings["permutations"],
+        "pairs": [
+            {k: _finite_or_none(v) if isinstance(v, float) else v for k, v in r.items()}
+            for r in rows
+        ],
+    }
+    write_json_atomic(data, outputs["json"])
+    return table

@@ -304,3 +304,39 @@ def plot_layer_sweep_comparison(
     left.legend(fontsize=8, loc="best")
     fig.suptitle(f"Emotion-vector geometry across depth, corpus {corpus!r}")
     save(fig, output, dpi=150, tight=False)
+
+
+def plot_geometry_across_models(table_csv: str, permutations: int, output: str) -> None:
+    """One row per pair of models: how well their emotion-emotion cosine matrices agree
+    (residual stream at each analysis layer, and the input embeddings of the words as the
+    control), with bootstrap intervals and the permutation null's 95th percentile."""
+    plt = pyplot()
+    table = pd.read_csv(table_csv)
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.9 * max(len(table), 1)), layout="constrained")
+    kinds = [("residual", "residual stream", "#c0392b", 0.12),
+             ("embedding", "input embeddings of the words", "#2c7fb8", -0.12)]  # fmt: skip
+    for y, row in enumerate(table.itertuples()):
+        for kind, label, colour, dy in kinds:
+            r = getattr(row, f"{kind}_r")
+            low, high = getattr(row, f"{kind}_r_low"), getattr(row, f"{kind}_r_high")
+            ax.plot([low, high], [y + dy] * 2, color=colour, lw=4, alpha=0.5)
+            ax.plot(r, y + dy, "o", color=colour, label=label if y == 0 else None)
+            ax.plot(getattr(row, f"{kind}_null_p95"), y + dy, "|", color="0.3", ms=12)
+            p = fmt_p(getattr(row, f"{kind}_p"), permutations)
+            ax.annotate(f"r = {r:.2f}, {p}", (high, y + dy), xytext=(6, -3),
+                        textcoords="offset points", fontsize=8)  # fmt: skip
+    ax.plot([], [], "|", color="0.3", ms=12, label="95th pct of the permutation null")
+    ax.set_yticks(range(len(table)))
+    ax.set_yticklabels(
+        [f"{r.model_a} L{r.layer_a}\nvs {r.model_b} L{r.layer_b}\n({r.emotions} emotions)"
+         for r in table.itertuples()], fontsize=8,
+    )  # fmt: skip
+    ax.set(xlim=(-0.2, 1.25), ylim=(-0.6, len(table) - 0.4))
+    ax.set_xlabel("Pearson r between the two models' emotion-emotion cosines (Mantel)")
+    ax.axvline(0, color="0.8", lw=0.8)
+    ax.set_title(
+        "Do the models share one emotion geometry? Bars: 95 % bootstrap over emotions",
+        fontsize=10,
+    )
+    ax.legend(fontsize=8, loc="lower right")
+    save(fig, output, dpi=130)

@@ -7,9 +7,19 @@ GEOMETRY = settings_of("geometry")
 # The subset heatmap only says something new when the run has more emotions than it shows.
 GEOMETRY_HAS_SUBSET = 2 <= len(GEOMETRY["heatmap_subset"]) < len(RUN.emotions)
 GEOMETRY_COMPARISON = LAYOUT.comparison("{corpus}_layer_sweep.png")
+# Shared geometry needs two models at least.
+GEOMETRY_ACROSS = {
+    key: LAYOUT.comparison(f"{{corpus}}_geometry_across_models.{key}")
+    for key in ("csv", "json", "png")
+}
 
 EXTRA_TARGETS.append(
     lambda model, corpus: [GEOMETRY_COMPARISON.format(corpus=corpus)]
+    + (
+        [GEOMETRY_ACROSS["png"].format(corpus=corpus)]
+        if len(RUN.models) > 1
+        else []
+    )
     + (
         [LAYOUT.output("geometry", "cosine_subset_png", model, corpus)]
         if GEOMETRY_HAS_SUBSET
@@ -140,3 +150,35 @@ rule geometry_layer_sweep_comparison:
         analysis_layers={m: spec.layer_for_analysis for m, spec in RUN.models.items()},
     script:
         "../scripts/geometry_layer_sweep_comparison.py"
+
+
+rule geometry_across_models:
+    input:
+        vectors=expand(
+            LAYOUT.vectors("{model}", "{{corpus}}"),
+            model=RUN.models,
+        ),
+        words=expand(
+            LAYOUT.word_embeddings("{model}", "{{corpus}}"),
+            model=RUN.models,
+        ),
+    output:
+        csv=GEOMETRY_ACROSS["csv"],
+        json=GEOMETRY_ACROSS["json"],
+        png=report(
+            GEOMETRY_ACROSS["png"],
+            caption="../report/geometry_across_models.rst",
+            category="Geometry",
+            subcategory="All models",
+        ),
+    log:
+        LAYOUT.log("comparison", "{corpus}_geometry_across_models"),
+    localrule: True
+    conda:
+        "../../environment.yml"
+    params:
+        models=list(RUN.models),
+        layers={m: spec.layer_for_analysis for m, spec in RUN.models.items()},
+        settings=GEOMETRY,
+    script:
+        "../scripts/geometry_across_models.py"

@@ -1,0 +1,16 @@
+from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs.geometry import geometry_across_models
+from emotion_vectors.render.geometry import plot_geometry_across_models
+
+with logging_to(snakemake.log[0]):
+    models = snakemake.params.models
+    geometry_across_models(
+        layers=snakemake.params.layers,
+        vector_files=dict(zip(models, snakemake.input.vectors, strict=True)),
+        word_files=dict(zip(models, snakemake.input.words, strict=True)),
+        settings=snakemake.params.settings,
+        outputs={"csv": snakemake.output.csv, "json": snakemake.output.json},
+    )
+    plot_geometry_across_models(
+        snakemake.output.csv, snakemake.params.settings["permutations"], snakemake.output.png
+    )
