@@ -312,7 +312,7 @@ def plot_geometry_across_models(table_csv: str, permutations: int, output: str) 
     control), with bootstrap intervals and the permutation null's 95th percentile."""
     plt = pyplot()
     table = pd.read_csv(table_csv)
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.9 * max(len(table), 1)), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 1.8 + 0.9 * max(len(table), 1)), layout="constrained")
     kinds = [("residual", "residual stream", "#c0392b", 0.12),
              ("embedding", "input embeddings of the words", "#2c7fb8", -0.12)]  # fmt: skip
     for y, row in enumerate(table.itertuples()):
@@ -338,5 +338,5 @@ def plot_geometry_across_models(table_csv: str, permutations: int, output: str) 
         "Do the models share one emotion geometry? Bars: 95 % bootstrap over emotions",
         fontsize=10,
     )
-    ax.legend(fontsize=8, loc="lower right")
-    save(fig, output, dpi=130)
+    fig.legend(fontsize=8, loc="outside lower center", ncols=3, frameon=False)
+    save(fig, output, dpi=130, tight=False)  # the constrained layout keeps the legend outside
