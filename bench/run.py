@@ -455,9 +455,9 @@ def seed_scale_note() -> list[str]:
     ex = d["extraction"]
     return [
         "",
-        "The seed-scale study (8), per job: wall seconds and peak memory (GiB, sampled) —"
+        "The seed-scale study (8), per job: wall seconds and peak memory (GiB, sampled): "
         + ", ".join(
-            f" {name} {sec:.0f} s"
+            f"{name} {sec:.0f} s"
             + (f" / {d['peak_gib'][name]:.1f} GiB" if name in d["peak_gib"] else "")
             for name, sec in rules
             if sec >= 1
