@@ -15,11 +15,7 @@ GEOMETRY_ACROSS = {
 
 EXTRA_TARGETS.append(
     lambda model, corpus: [GEOMETRY_COMPARISON.format(corpus=corpus)]
-    + (
-        [GEOMETRY_ACROSS["png"].format(corpus=corpus)]
-        if len(RUN.models) > 1
-        else []
-    )
+    + ([GEOMETRY_ACROSS["png"].format(corpus=corpus)] if len(RUN.models) > 1 else [])
     + (
         [LAYOUT.output("geometry", "cosine_subset_png", model, corpus)]
         if GEOMETRY_HAS_SUBSET
