@@ -42,6 +42,7 @@ include: "workflow/rules/analyses.smk"
 include: "workflow/rules/generalisation.smk"
 include: "workflow/rules/uncertainty.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/traces.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -215,6 +215,7 @@ def bench_workflow_runs() -> dict:
     out["full_s"], log = snakemake(work)
     out["full_rules"] = rule_seconds(log)
     out["full_analyses"] = analyses_timings(Path(layout.log(MODEL, "templates", "model_analyses")))
+    out["preference"] = json.loads(Path(layout.output("preference", "json", MODEL)).read_text())
     t0 = time.perf_counter()
     snakemake(work, "--report", str(work / "report.html"))
     out["report_s"] = time.perf_counter() - t0
@@ -411,6 +412,26 @@ def controls_cost(runs: dict) -> dict:
             "ratio": runs["full_s"] / without}  # fmt: skip
 
 
+def preference_rows(runs: dict) -> list[str]:
+    """9: the preference experiment's share of the complete default run, and what bounds
+    it (its own timings, from preference.json)."""
+    seconds = runs["full_analyses"].get("preference")
+    if seconds is None:
+        return []
+    share = seconds / runs["full_s"]
+    about = runs.get("preference", {})
+    parts = about.get("seconds", {})
+    return [
+        f"| 9 | the preference experiment (inside `model_analyses`) vs the complete default run"
+        f" ({about.get('activities')} activities, {about.get('pairs')} pairs in both orders,"
+        f" {about.get('directions', 0) + about.get('random_directions', 0)} steered directions"
+        f" × {about.get('steered_comparisons_per_direction')} comparisons; prefixes"
+        f" {parts.get('prefixes', 0):.0f} s, comparisons {parts.get('comparisons', 0):.0f} s)"
+        f" | ≤ 30 % | {seconds:.0f} s / {runs['full_s']:.0f} s = **{100 * share:.0f} %** |"
+        f" {verdict(share <= 0.30)} |"
+    ]
+
+
 def shared_prefix_rows(ex: dict) -> list[str]:
     """Measure 7: the extraction stage with shared prefixes against every passage whole."""
     if "whole_s" not in ex:
@@ -544,6 +565,7 @@ def write_results(machine_desc: str, ex: dict, runs: dict, memory: list[dict], q
         f" = **{cost['ratio']:.2f}×** ({parts}) | {verdict(cost['ratio'] <= 1.25)} |"
     )
     lines += shared_prefix_rows(ex)
+    lines += preference_rows(runs)
     lines += seed_scale_rows()
     per_rule = sorted(runs["plus_one_rules"].items(), key=lambda kv: -kv[1])
     lines += [

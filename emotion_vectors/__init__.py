@@ -3,6 +3,7 @@
 The workflow (Snakefile) computes them; this package holds the logic and the public API:
 
     from emotion_vectors import load_vectors, load_activations, load_passages, load_summary
+    from emotion_vectors import trace   # the emotions at each token of a text or chat
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .api import load_activations, load_passages, load_summary, load_vectors
+    from .api import load_activations, load_passages, load_summary, load_vectors, trace
 
-__all__ = ["load_activations", "load_passages", "load_summary", "load_vectors"]
+__all__ = ["load_activations", "load_passages", "load_summary", "load_vectors", "trace"]
 __version__ = "0.1.0"
 
 

@@ -113,12 +113,10 @@ class Batch:
         """[batch, prefix_width, ...]: `values(prefix)` of each row, right-padded with `fill`."""
         import torch
 
-        rows = []
+        rows, width = [], self.prefix_width
         for prefix in self.prefixes:
             row = values(prefix)
-            pad = torch.full(
-                (self.prefix_width - len(prefix), *row.shape[1:]), fill, dtype=row.dtype
-            )
+            pad = torch.full((width - len(prefix), *row.shape[1:]), fill, dtype=row.dtype)
             rows.append(torch.cat([row, pad.to(row.device)]))
         return torch.stack(rows)
 

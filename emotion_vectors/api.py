@@ -99,3 +99,66 @@ def load_summary(model: str, *, results: str | Path = "results") -> dict:
     numbers with their intervals and controls, and whether each result holds."""
     path = _require(Path(Layout(results).summary(model)), "summary")
     return json.loads(path.read_text())
+
+
+_LOADED: dict = {}  # models loaded by `trace`, by (models file, key): load once per process
+
+
+def _loaded_model(model: str, models_file: str | Path | None):
+    from .config import REPO_ROOT, read_models
+    from .models import load_model
+
+    path = Path(models_file) if models_file is not None else Path("config/models.yaml")
+    if models_file is None and not path.exists():
+        path = REPO_ROOT / "config" / "models.yaml"
+    key = (str(path.resolve()), model)
+    if key not in _LOADED:
+        specs = read_models(path)
+        if model not in specs:
+            raise ValueError(f"{path} declares no model {model!r}; it has {sorted(specs)}")
+        _LOADED[key] = load_model(specs[model])
+    return _LOADED[key]
+
+
+def trace(
+    model: str,
+    text_or_messages: str | list[dict[str, str]],
+    *,
+    emotions: list[str] | None = None,
+    layer: int | None = None,
+    corpus: str = DEFAULT_CORPUS,
+    results: str | Path = "results",
+    models_file: str | Path | None = None,
+    sink_ratio: float | None = 10.0,
+) -> pd.DataFrame:
+    """The emotion trace of a text (a string) or a chat (a list of {role, content}): one
+    row per token (position, token, role, message, special, sink, norm) and one column per
+    emotion, the token's residual state at `layer` (default: the analysis layer) minus the
+    neutral reference, projected on the emotion's unit vector. Needs the run's vectors and
+    neutral activations for (model, corpus); loads the model (once per process) from
+    `models_file` (default: ./config/models.yaml, else the repository's). Sinks are flagged
+    in `sink`, not dropped."""
+    from .jobs.traces import neutral_reference, trace_vectors
+    from .traces import trace_frame
+
+    layout = Layout(results)
+    meta = json.loads(_require(Path(layout.vector_meta(model, corpus)), "vectors").read_text())
+    layer = meta["analysis_layer"] if layer is None else layer
+    if layer not in meta["layers"]:
+        raise ValueError(
+            f"layer {layer} of {model!r} was not computed; available: {meta['layers']}"
+        )
+    vector_file = _require(Path(layout.vectors(model, corpus)), "vectors")
+    if emotions is not None:
+        known = set(read_vector_matrix(vector_file, layer)[0])
+        unknown = [e for e in emotions if e not in known]
+        if unknown:
+            raise ValueError(f"no vectors for {unknown} in {vector_file}")
+    vectors = trace_vectors(str(vector_file), layer, emotions)
+    neutral = _require(Path(layout.neutral_activations(model, corpus)), "neutral activations")
+    reference = neutral_reference(str(neutral), layer)
+    frame = trace_frame(
+        _loaded_model(model, models_file), text_or_messages, vectors, reference, layer, sink_ratio
+    )
+    frame.attrs.update({"model": model, "corpus": corpus})
+    return frame

@@ -443,6 +443,7 @@ def load_run_config(
     files: dict[str, list[str]] = {}
     for name in sections:
         sections[name], files[name] = _resolve_section(config[name], name, label, emotions, workdir)
+    _check_preference(sections.get("preference"), label)
     stories = _story_settings(config, label, all_models, workdir)
     stories["word_forms"] = str(forms_path)
     scenarios = sections.get("generalisation", {}).get("scenarios")
@@ -548,12 +549,40 @@ def _resolve_section(
             out[key] = [e for e in listed if e in set(emotions)]
             continue
         out[key] = str(resolve_path(value, workdir))
+        if kind == "text-folder":
+            from .traces import text_files
+
+            files.extend(text_files(out[key]).values())
+            continue
+        files.append(out[key])
+        if kind == "activities":
+            from .preference import read_activities
+
+            read_activities(Path(out[key]))
         if kind == "arousal-csv":
             try:
                 read_arousal_csv(out[key])
             except NormsError as err:
                 raise ConfigError(label, f"{name}.{key}", str(err)) from None
     return out, files
+
+
+def _check_preference(section: dict | None, label: str) -> None:
+    """What the preference schema cannot say: the question's placeholders, and no more
+    steered rounds than rounds."""
+    if section is None:
+        return
+    from .preference import check_question
+
+    problem = check_question(section["question"])
+    if problem:
+        raise ConfigError(label, "preference.question", problem)
+    if section["steer_rounds"] > section["rounds"]:
+        raise ConfigError(
+            label,
+            "preference.steer_rounds",
+            f"{section['steer_rounds']} steered rounds of only {section['rounds']} rounds",
+        )
 
 
 def _story_settings(

@@ -14,6 +14,8 @@ produces it:
     python -m emotion_vectors.findings --write --compared DIR  # also the seed-scale models
                                                   # and the cross-model geometry of a run in
                                                   # DIR with every model of COMPARED
+    python -m emotion_vectors.findings --write --preference DIR  # also the preference
+                                                  # results of PREFERENCE_RUNS' run in DIR
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ BEFORE = SNAPSHOT_DIR / f"{MODEL}.before-sinks.json"
 # run with all of them also gives the cross-model geometry.
 COMPARED = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 ACROSS = SNAPSHOT_DIR / "templates_geometry_across_models.json"
+
+# Runs besides the default one whose preference results the README quotes: (model, run
+# name of the snapshot), the run being the 30 seed emotions (README, "Preferences").
+PREFERENCE_RUNS = (("qwen2.5-coder-0.5b-instruct", "seed-30"),)
 
 # The shuffles of the valence null in the default configuration (geometry.permutations).
 PERMUTATIONS = 1000
@@ -104,6 +110,10 @@ def headline_table(s: Mapping[str, Any]) -> str:
          fmt_measure(s.get("cross_own_minus_others")),
          f"own vector raises its word most: "
          f"{fmt_measure(s.get('cross_own_raises_most'), percent=True)}", ""),
+        ("preferences: r(emotion's correlation with Elo, Elo shift from steering it) "
+         "across emotions [95 % CI]", "not measured (paper: 0.85, 35 emotions)",
+         fmt_measure(s.get("preference_relation_r")) or "–",
+         _preference_controls(s), _verdict(holds.get("preference"))),
         ("implicit scenarios top-1 [95 % CI]", "not measured",
          f"{fmt_measure(gen.get('top1'))} (bootstrap {_ci(boot.get('top1'))})",
          _scenario_controls(gen, lexical), _verdict(holds.get("implicit_scenarios"))),
@@ -114,6 +124,21 @@ def headline_table(s: Mapping[str, Any]) -> str:
         "control | verdict |\n| --- | --- | --- | --- | --- |\n"
     )
     return head + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def _preference_controls(s: Mapping[str, Any]) -> str:
+    rel = s.get("preference_relation_r") or {}
+    if rel.get("value") is None:
+        return "–"
+    gap = s.get("preference_pleasant_minus_unpleasant") or {}
+    return (
+        f"shuffled across emotions: 95th pct {_num(rel.get('null_p95'))}, p = {rel['p']:.2g}; "
+        f"the same across random directions {_num(rel.get('random_directions_r'))}; "
+        f"shift beyond every random direction: {s.get('preference_beyond_random')} of "
+        f"{s.get('preference_directions')}; Elo split-half reliability "
+        f"{_num(s.get('preference_reliability'))}, pleasant − unpleasant activities "
+        f"{fmt_measure(gap, digits=1)} Elo"
+    )
 
 
 def _ci_pct(m: Mapping | None) -> str:
@@ -237,11 +262,57 @@ def models_table(summaries: list[Mapping[str, Any]]) -> str:
              "logit lens: word form in the top 10", "steering: own vector beats random (p < 0.05)",
              "steering: own word raised", "cross matrix: own vector raises its word most",
              "implicit scenarios top-1"]  # fmt: skip
-    columns = [seed] + [cells(s) for s in summaries]
-    head = "| | seed (llama-3.2-1b-instruct, 30 emotions) | " + " | ".join(
-        f"{s['model']} ({s['emotions']} emotions)" for s in summaries
-    )
-    text = head + " |\n| --- |" + " --- |" * len(columns) + "\n"
+    heads = ["seed (llama-3.2-1b-instruct, 30 emotions)"]
+    heads += [f"{s['model']} ({s['emotions']} emotions)" for s in summaries]
+    return _column_table(names, heads, [seed] + [cells(s) for s in summaries])
+
+
+def preference_table(summaries: list[Mapping[str, Any]]) -> str:
+    """The preference experiment, one column per model: is there a preference to steer,
+    does the correlational half hold, does the causal half follow it."""
+
+    def cells(s: Mapping[str, Any]) -> list[str]:
+        rel = s.get("preference_relation_r") or {}
+        largest = s.get("preference_largest_shifts") or {}
+
+        def shifts(kind: str) -> str:
+            items = sorted((largest.get(kind) or {}).items(), key=lambda kv: abs(kv[1]))
+            return ", ".join(f"{e} {v:+.0f}" for e, v in reversed(items))
+
+        return [
+            f"{_num(s.get('preference_position_bias'))} nats towards A",
+            _num(s.get("preference_reliability")),
+            f"{fmt_measure(s.get('preference_pleasant_minus_unpleasant'), digits=1)}",
+            f"{_num(s.get('preference_projection_r_abs_max'))} (random directions "
+            f"{_num(s.get('preference_random_projection_r_abs_max'))})",
+            f"raise: {shifts('raise')}; lower: {shifts('lower')} (random directions: sd "
+            f"{_num(s.get('preference_random_shift_sd'), 1)})",
+            f"{s.get('preference_beyond_random')} of {s.get('preference_directions')}",
+            f"{fmt_measure(rel)} (shuffled: 95th pct {_num(rel.get('null_p95'))}, "
+            f"p = {rel['p']:.2g}; random directions {_num(rel.get('random_directions_r'))})"
+            if rel.get("value") is not None
+            else "–",
+            _verdict((s.get("holds") or {}).get("preference")),
+        ]
+
+    names = [
+        "preference for the letter A (mean log-odds, cancelled by asking both orders)",
+        "Elo split-half reliability",
+        "pleasant − unpleasant activities, Elo [95 % CI]",
+        "largest absolute r(projection on an emotion, Elo) across activities",
+        "largest Elo shifts from steering option B",
+        "emotions whose shift lies beyond every random direction's",
+        "r(correlation with Elo, Elo shift) across emotions [95 % CI] (paper: 0.85)",
+        "verdict",
+    ]
+    heads = [f"{s['model']} ({s['emotions']} emotions, layer {s['analysis_layer']})"
+             for s in summaries]  # fmt: skip
+    return _column_table(names, heads, [cells(s) for s in summaries])
+
+
+def _column_table(names: list[str], heads: list[str], columns: list[list[str]]) -> str:
+    """A Markdown table with one row per name and one column per head."""
+    text = "| | " + " | ".join(heads) + " |\n| --- |" + " --- |" * len(columns) + "\n"
     return text + "\n".join(
         f"| {name} | " + " | ".join(col[i] for col in columns) + " |"
         for i, name in enumerate(names)
@@ -276,6 +347,7 @@ def render(
     stories: Mapping[str, Any] | None = None,
     compared: list[Mapping[str, Any]] | None = None,
     across: Mapping[str, Any] | None = None,
+    preference: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """{marker name: Markdown} of every findings block of the README."""
     blocks = {"headline": headline_table(summary)}
@@ -287,6 +359,8 @@ def render(
         blocks["models"] = models_table(compared)
     if across is not None:
         blocks["across"] = across_table(across)
+    if summary.get("preference_relation_r"):
+        blocks["preference"] = preference_table([summary, *(preference or [])])
     return blocks
 
 
@@ -308,9 +382,11 @@ def expected_readme(
     readme: str, summary_file: Path, before_file: Path | None, stories_file: Path | None = None
 ) -> str:
     compared = [_load(snapshot_path(m)) for m in COMPARED if snapshot_path(m).exists()]
+    preference = [_load(snapshot_path(m, run)) for m, run in PREFERENCE_RUNS]
     blocks = render(
         _load(summary_file), _load(before_file), _load(stories_file),
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
+        [p for p in preference if p is not None],
     )  # fmt: skip
     return replace_blocks(readme, blocks)
 
@@ -326,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
         "--compared", help="with --write: also snapshot every model of COMPARED from this"
         " results folder, and its cross-model geometry",
     )  # fmt: skip
+    parser.add_argument(
+        "--preference", help="with --write: also snapshot the PREFERENCE_RUNS models' summaries"
+        " from this results folder",
+    )  # fmt: skip
     parser.add_argument("--model", default=MODEL)
     args = parser.parse_args(argv)
     snapshot, stories = snapshot_path(args.model), snapshot_path(args.model, "stories")
@@ -338,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
             for model in COMPARED:
                 shutil.copyfile(Layout(args.compared).summary(model), snapshot_path(model))
             shutil.copyfile(Layout(args.compared).comparison(ACROSS.name), ACROSS)
+        if args.preference:
+            for model, run in PREFERENCE_RUNS:
+                shutil.copyfile(Layout(args.preference).summary(model), snapshot_path(model, run))
     readme = README.read_text()
     expected = expected_readme(readme, snapshot, BEFORE, stories)
     if args.write:

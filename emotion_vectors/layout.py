@@ -19,6 +19,7 @@ results/
   <model>/<corpus>/vectors/meta.json             layers, analysis layer, denoising
   <model>/<corpus>/<analysis>/...                one folder per registered analysis
                                                  (registry.py names its files)
+  <model>/<corpus>/traces/<text>.{html,csv}      emotion trace of each text in traces.folder
   <model>/<corpus>/llamacpp/<emotion>.gguf       llama.cpp control vector, every layer
   <model>/<corpus>/llamacpp/layer-<L>/<emotion>.gguf   ... the analysis layer alone
   <model>/generalisation/...                     per-model analyses (all corpora side by side)
@@ -111,6 +112,12 @@ class Layout:
         """{key: path} of every file of a registered analysis."""
         keys = registry.analysis(analysis).outputs
         return {key: self.output(analysis, key, model, corpus) for key in keys}
+
+    def trace(self, model: str, name: str, corpus: str = DEFAULT_CORPUS, kind: str = "html") -> str:
+        """The emotion trace of text `name` (traces.folder): its page (html) or its
+        per-token table (csv)."""
+        folder = registry.analysis("traces").directory
+        return self._path(model, corpus, folder, f"{name}.{kind}")
 
     def control_vector(
         self, model: str, emotion: str, corpus: str = DEFAULT_CORPUS, layer: int | str | None = None

@@ -150,6 +150,8 @@ def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, An
             "self_steering": fmt_measure(s.get("self_steering_positive_share"), percent=True),
             "shuffled_steering": fmt_measure(s.get("steering_shuffled_positive"), percent=True),
             "steering_strength": s.get("steering_strength"),
+            "preference_r": fmt_measure(s.get("preference_relation_r")),
+            "preference_controls": _preference_controls(s.get("preference_relation_r") or {}),
             "scenario_top1": fmt_measure(scen.get("top1")),
             "scenario_controls": _scenario_controls(scen, lexical),
         }
@@ -165,6 +167,15 @@ def _controls(valence: Mapping) -> str | None:
     text = f"null p95 {valence['null_p95']:.2f}"
     if valence.get("word_embedding_r") is not None:
         text += f"; words {valence['word_embedding_r']:.2f}"
+    return text
+
+
+def _preference_controls(rel: Mapping) -> str | None:
+    if rel.get("null_p95") is None:
+        return None
+    text = f"null p95 {rel['null_p95']:.2f}"
+    if rel.get("random_directions_r") is not None:
+        text += f"; random directions {rel['random_directions_r']:.2f}"
     return text
 
 

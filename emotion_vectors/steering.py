@@ -111,11 +111,25 @@ class PromptPrefix:
 
 def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
     """Run the prompt once, unsteered, recording what `word_logprobs` replays below the
-    steered layer. The cache's `update` is wrapped on this one cache object only."""
+    steered layer."""
+    import torch
+
+    device = architecture(model).device
+    ids = torch.tensor([list(prompt_ids)], device=device)
+    outputs, updates, _ = recorded_pass(model, {"input_ids": ids, "use_cache": True})
+    return PromptPrefix(list(prompt_ids), outputs, updates)
+
+
+def recorded_pass(model, inputs: Mapping) -> tuple[list, list[list], object]:
+    """One unsteered forward pass of the decoder stack on `inputs` (any batch, any cache)
+    that records every block's output and every key/value entry a block wrote to the
+    cache, as (layer index, args, kwargs) of `Cache.update`: what `replaying` feeds a later
+    steered pass over the same rows. The cache's `update` is wrapped on this one cache
+    object only. Returns (outputs, updates, the model's output)."""
     import torch
 
     arch = architecture(model)
-    blocks, device = arch.blocks, arch.device
+    blocks = arch.blocks
     outputs: list = [None] * len(blocks)
     updates: list[list] = [[] for _ in blocks]
     handles = []
@@ -150,11 +164,11 @@ def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
         handles.append(block.register_forward_hook(make_post(i)))
     try:
         with torch.inference_mode():
-            arch.base(input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True)
+            result = arch.base(**inputs)
     finally:
         for h in handles:
             h.remove()
-    return PromptPrefix(list(prompt_ids), outputs, updates)
+    return outputs, updates, result
 
 
 def _expand_rows(x, batch: int):
@@ -194,7 +208,7 @@ def _replay_block(prefix: PromptPrefix, index: int, block):
 
 
 @contextlib.contextmanager
-def _replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
+def replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
     """Blocks 1..layer replay `prefix` for the duration of the block; restored after."""
     blocks = architecture(model).blocks
     originals = [blocks[i] for i in range(layer)]
@@ -243,7 +257,7 @@ def word_logprobs(
         ctx = contextlib.ExitStack()
         if deltas is not None:
             if prefix is not None:
-                ctx.enter_context(_replaying(model, prefix, layer))
+                ctx.enter_context(replaying(model, prefix, layer))
             ctx.enter_context(steer(model, layer, np.asarray(deltas)[rows]))
         with torch.inference_mode():
             with ctx:  # every position of this pass is a prompt position

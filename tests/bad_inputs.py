@@ -200,6 +200,50 @@ CASES = [
         "steering_controls.random_directions",
         "10 is less than the minimum of 20",
     ),
+    Case(
+        "preference question without the second option",
+        {"preference": {"question": "Would you rather {a}?"}},
+        "preference.question",
+        "needs {a} and {b} exactly once each",
+    ),
+    Case(
+        "more steered rounds than rounds",
+        {"preference": {"rounds": 2, "steer_rounds": 3}},
+        "preference.steer_rounds",
+        "3 steered rounds of only 2 rounds",
+    ),
+    Case(
+        "an activity listed twice",
+        {"preference": {"activities": "{dir}/a.yaml"}},
+        "neutral[0]",
+        "listed twice",
+        files={"a.yaml": "pleasant: [swim, read, nap]\nneutral: [Swim]\n"},
+        file="a.yaml",
+    ),
+    Case(
+        "too few activities",
+        {"preference": {"activities": "{dir}/a.yaml"}},
+        "",
+        "3 activities; at least 4",
+        files={"a.yaml": "pleasant: [swim, read]\nunpleasant: [queue]\n"},
+        file="a.yaml",
+    ),
+    Case(
+        "a chat to trace with an unknown role",
+        {"traces": {"folder": "{dir}"}},
+        "messages[0].role",
+        "'bot' is not one of",
+        files={"chat.json": '[{"role": "bot", "content": "hi"}]'},
+        file="chat.json",
+    ),
+    Case(
+        "a chat to trace that is not JSON",
+        {"traces": {"folder": "{dir}"}},
+        "",
+        "malformed JSON at line 1",
+        files={"chat.json": "[{'role': 'user'}]"},
+        file="chat.json",
+    ),
 ]
 
 

@@ -21,7 +21,7 @@ from emotion_vectors.steering import (
     word_logprobs,
 )
 
-from .conftest import MODEL, run_snakemake
+from .conftest import MODEL, ROOT, run_snakemake
 
 LAYER = 6
 
@@ -177,13 +177,40 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     for key in ("self_figure", "cross_figure", "strength_figure", "layer_figure"):
         assert Path(steering[key]).stat().st_size > 10_000
     _check_controls(layout, emotions)
+    _check_preference(layout, emotions)
 
-    # Adding an emotion: the random directions of the other words come from the cache.
+    # Adding an emotion: the random directions of the other words come from the cache, and
+    # so do the preference experiment's unsteered and random-direction comparisons.
     config.write_text(config.read_text().replace("- proud", "- proud\n- lonely"))
     run_snakemake(tmp_path, "--configfile", str(config))
     log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
     assert f"at layer 20: {len(emotions)} words cached, computing ['lonely']" in log
+    assert "preference: unsteered and random-direction comparisons from" in log
     _check_controls(layout, [*emotions, "lonely"])
+    _check_preference(layout, [*emotions, "lonely"])
+
+
+def _check_preference(layout: Layout, emotions) -> None:
+    """The preference experiment: every shipped activity has an Elo, every steered emotion
+    of the run and every random direction a shift with its interval."""
+    from emotion_vectors.preference import read_activities
+
+    files = layout.outputs("preference", MODEL)
+    headline = json.loads(Path(files["json"]).read_text())
+    activities = read_activities(ROOT / "config" / "preference" / "activities.yaml")
+    elo = pd.read_csv(files["elo"])
+    assert len(elo) == headline["activities"] == len(activities)
+    assert abs(elo["elo"].mean() - 1000) < 1e-6 and (elo["elo_se"] > 0).all()
+    shifts = pd.read_csv(files["shifts"])
+    steered = [e for e in shifts.loc[shifts["kind"] == "emotion", "direction"]]
+    assert sorted(steered) == sorted(emotions)  # all of them are in the seed's 30
+    assert (shifts["kind"] == "random").sum() == headline["random_directions"] == 12
+    assert (shifts["shift_low"] <= shifts["elo_shift"]).all()
+    assert (shifts["elo_shift"] <= shifts["shift_high"]).all()
+    relation = headline["relation"]
+    assert relation["n"] == len(emotions) and 0 < relation["p"] <= 1
+    assert -1 <= relation["ci"][0] <= relation["ci"][1] <= 1
+    assert Path(files["figure"]).stat().st_size > 20_000
 
 
 def _check_controls(layout: Layout, emotions) -> None:

@@ -24,10 +24,12 @@ COLUMNS = [
     ("self_steering", "own word raised"),
     ("shuffled_steering", "raised by a shuffled vector"),
     ("steering_strength", "strength"),
+    ("preference_r", "preferences: r(correlation with Elo, steered Elo shift)"),
+    ("preference_controls", "preference controls"),
     ("scenario_top1", "implicit scenarios top-1"),
     ("scenario_controls", "scenario controls"),
 ]
-VERDICTS = ["valence_geometry", "logit_lens", "steering", "implicit_scenarios"]
+VERDICTS = ["valence_geometry", "logit_lens", "steering", "preference", "implicit_scenarios"]
 
 
 def _fmt(value: Any) -> str:
@@ -59,7 +61,11 @@ def comparison_html(rows: Sequence[Mapping[str, Any]]) -> str:
         "rate beats the chance rate (the same top tokens scored against other emotions' word "
         "forms; permutation p); <b>steering</b> when the emotion's own vector raises its word "
         f"more than the random unit directions (empirical p) for more than {MOST:.0%} of the "
-        "emotions; <b>implicit scenarios</b> when top-1 accuracy beats chance (binomial p; "
+        "emotions; <b>preference</b> when, across the steered emotions, an emotion's "
+        "correlation with the model's Elo over activities predicts the Elo shift steering "
+        "with it causes (r &gt; 0, p of shuffling the shifts across emotions; 'random "
+        "directions' is the same r across seeded random directions); <b>implicit "
+        "scenarios</b> when top-1 accuracy beats chance (binomial p; "
         "'words' is the lexical baseline of the passages' input embeddings). Intervals: "
         "Fisher (r), Wilson (proportions). The last row is the Llama-3.2-1B seed write-up, "
         "as published: it gives no intervals or controls."

@@ -5,10 +5,12 @@
 # they rerun together in any case; changing a setting of one of them reruns this one job.
 
 MODEL_EXPERIMENTS = registry.model_experiments()
-# The config sections the experiments read, and the word forms the lens scores against.
+# The config sections the experiments read, the word forms the lens scores against, and
+# the sink rule (positions left out of the preference experiment's means).
 MODEL_SETTINGS = {
     **{a.section: RUN.settings[a.section] for a in MODEL_EXPERIMENTS},
     "word_forms": RUN.settings["word_forms"],
+    "sink_ratio": RUN.settings["extraction"]["sink_ratio"],
 }
 
 

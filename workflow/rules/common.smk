@@ -1,6 +1,7 @@
 import os
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 # Jobs inherit the environment: make the package beside this workflow importable in them
 # too (the Snakefile already put it on this process's sys.path).
@@ -159,6 +160,23 @@ def vector_targets():
             LAYOUT.vectors(model, corpus),
             LAYOUT.vector_meta(model, corpus),
         )
+    ]
+
+
+# The texts of the emotion traces (traces.folder), by name (the file's stem).
+TRACE_FILES = {Path(f).stem: f for f in RUN.section_files["traces"]}
+
+
+def trace_files(kind):
+    """The trace_texts rule's per-text outputs: pages (html) or tables (csv)."""
+    return [LAYOUT.trace("{model}", name, "{corpus}", kind) for name in TRACE_FILES]
+
+
+def trace_targets(model, corpus):
+    return [
+        LAYOUT.trace(model, name, corpus, kind)
+        for name in TRACE_FILES
+        for kind in ("html", "csv")
     ]
 
 

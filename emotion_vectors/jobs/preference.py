@@ -1,0 +1,365 @@
+"""The preference experiment of model_analyses (emotion_vectors/preference.py has the
+method): the model's Elo over everyday activities, each emotion direction's correlation
+with it across activities, the Elo shift steering with that direction causes, and the same
+for seeded random directions as the null; and its headline numbers for summary.json."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..architecture import architecture
+from ..models import model_fingerprint
+from ..preference import (
+    Comparisons,
+    SteeredComparison,
+    answer_ids,
+    bootstrap_elo_se,
+    bootstrap_over_activities,
+    choice_logodds,
+    choice_prompts,
+    column_correlations,
+    elo_shifts,
+    fit_elo,
+    forward_prefixes,
+    option_means,
+    pair_design,
+    projections,
+    read_activities,
+    split_half_reliability,
+    to_elo,
+)
+from ..render.preference import plot_preference
+from ..report import below
+from ..stats import measure, pearson, percentile_interval
+from ..steering import steering_deltas
+from ..steering_controls import random_directions
+from ..store import write_json_atomic, write_parquet_atomic
+from .extraction import cache_key
+
+log = logging.getLogger("emotion_vectors")
+
+# Bootstrap refits of the Bradley-Terry scores for their standard errors (a figure's error
+# bars; the headline intervals use `preference.bootstrap` replicates over activities).
+SE_REPLICATES = 200
+# Bump when the cached comparisons would be computed differently from the same inputs.
+CACHE_FORMAT = 1
+
+
+def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
+    started = time.perf_counter()
+    loaded, layer = job.loaded, job.analysis_layer
+    model, tokenizer = loaded.model, loaded.tokenizer
+    activities = read_activities(Path(settings["activities"]))
+    texts, n = [a.text for a in activities], len(activities)
+    pairs = pair_design(n, settings["rounds"], settings["seed"])
+    n_pairs = len(pairs)
+    # Ordered prompt k < n_pairs shows pair k as (i, j); prompt k + n_pairs as (j, i).
+    ordered = [(i, j) for i, j, _ in pairs] + [(j, i) for i, j, _ in pairs]
+    prompts = choice_prompts(tokenizer, loaded.spec.chat, settings["question"], texts, ordered)
+    answers = answer_ids(tokenizer)
+    prefixes = forward_prefixes(model, prompts, layer)
+    t_prefix = time.perf_counter() - started
+
+    vectors = job.vectors(layer)
+    emotions = [e for e in settings["emotions"] if e in vectors]
+    width = architecture(model).hidden_size
+    count = int(settings["random_directions"])
+    randoms = random_directions(count, width, settings["seed"])
+    names = emotions + [f"random {k}" for k in range(count)]
+    kinds = ["emotion"] * len(emotions) + ["random"] * count
+    directions = np.stack([vectors[e] for e in emotions] + list(randoms))
+    strength = float(settings["strength"])
+    deltas = steering_deltas(directions, strength, job.norms[layer])
+
+    steered = [k for k, (*_, r) in enumerate(pairs) if r < settings["steer_rounds"]]
+    steered = steered + [k + n_pairs for k in steered]
+    scoring = {
+        "prompts": prompts, "prefixes": prefixes, "answers": answers, "layer": layer,
+        "pad_id": tokenizer.pad_token_id, "batch_size": int(settings["batch_size"]),
+    }  # fmt: skip
+    t0 = time.perf_counter()
+    # The unsteered comparisons, the random directions' steered ones and the activities'
+    # states do not depend on the emotion vectors: cached, so adding an emotion reruns only
+    # the emotion directions' steered passes.
+    control = _vector_free_part(job, settings, scoring, steered, deltas[len(emotions) :])
+    d = control["unsteered"]
+    d_steered = np.vstack(
+        [
+            d[steered],
+            _score(scoring, steered, deltas[: len(emotions)])[1:],
+            control["random"],
+        ]
+    )
+    t_forward = time.perf_counter() - t0
+
+    ridge = float(settings["ridge"])
+    comparisons = Comparisons(pairs, d[:n_pairs], d[n_pairs:])
+    scores, _ = fit_elo(n, comparisons, ridge)
+    elo = to_elo(scores)
+    se = bootstrap_elo_se(n, comparisons, ridge, SE_REPLICATES, settings["seed"])
+    reliability = split_half_reliability(n, comparisons, ridge)
+
+    # Per direction, the Elo shift of every steered activity (NaN: never steered).
+    shift = np.full((n, len(names)), np.nan)
+    rows = []
+    for c, name in enumerate(names):
+        steered_rows = []
+        for pos, k in enumerate(steered):
+            opponent, target = ordered[k]
+            partner = k + n_pairs if k < n_pairs else k - n_pairs  # target shown as A
+            unsteered = 0.5 * (d[partner] - d[k])
+            # Option B is the target: its log-odds of being chosen is -d.
+            change = -(d_steered[c + 1, pos] - d_steered[0, pos])
+            steered_rows.append(SteeredComparison(target, opponent, unsteered, change))
+            rows.append(
+                {
+                    "direction": name,
+                    "kind": kinds[c],
+                    "target": texts[target],
+                    "opponent": texts[opponent],
+                    "unsteered_logodds": unsteered,
+                    "change": change,
+                }
+            )
+        for target, value in elo_shifts(scores, steered_rows, ridge).items():
+            shift[target, c] = value
+    pd.DataFrame(rows).to_csv(outputs["comparisons"], index=False)
+
+    proj = projections(control["means"], directions)
+    r = column_correlations(proj, elo)
+    mean_shift = np.nanmean(shift, axis=0)
+    reps = int(settings["bootstrap"])
+    boot_r, boot_shift, _ = bootstrap_over_activities(proj, elo, shift, reps, settings["seed"])
+
+    elo_table = pd.DataFrame(
+        {
+            "activity": texts,
+            "category": [a.category for a in activities],
+            "elo": elo,
+            "elo_se": se,
+            "comparisons": _degree(n, pairs),
+        }
+    )
+    elo_table = pd.concat(
+        [
+            elo_table,
+            pd.DataFrame(proj[:, : len(emotions)], columns=[f"proj:{e}" for e in emotions]),
+        ],
+        axis=1,
+    ).sort_values("elo", ascending=False)
+    elo_table.to_csv(outputs["elo"], index=False, float_format="%.6g")
+
+    random_shift = mean_shift[len(emotions) :]
+    spread = float(np.std(random_shift, ddof=1)) if count > 1 else np.nan
+    random_max = float(np.max(np.abs(random_shift))) if count else np.nan
+    shifts = pd.DataFrame(
+        {
+            "direction": names,
+            "kind": kinds,
+            "elo_shift": mean_shift,
+            "shift_low": [percentile_interval(boot_shift[:, c])[0] for c in range(len(names))],
+            "shift_high": [percentile_interval(boot_shift[:, c])[1] for c in range(len(names))],
+            "shift_z": mean_shift / spread,
+            "beyond_random": np.abs(mean_shift) > random_max,
+            "r_projection_elo": r,
+            "r_low": [percentile_interval(boot_r[:, c])[0] for c in range(len(names))],
+            "r_high": [percentile_interval(boot_r[:, c])[1] for c in range(len(names))],
+        }
+    )
+    shifts.to_csv(outputs["shifts"], index=False, float_format="%.6g")
+
+    headline = {
+        **job.describe(),
+        "strength": strength,
+        "unit": job.norms[layer],
+        "activities": n,
+        "pairs": n_pairs,
+        "steered_comparisons_per_direction": len(steered),
+        "directions": len(emotions),
+        "random_directions": count,
+        "elo_sd": round(float(np.std(elo, ddof=1)), 2),
+        "reliability": reliability,
+        "categories": _categories(elo_table, reps, settings["seed"]),
+        "position_bias": round(float(np.mean(d)), 4),
+        **_relation(r, mean_shift, proj, elo, shift, len(emotions), settings),
+        "emotion_shift_abs_median": round(float(np.median(np.abs(mean_shift[: len(emotions)]))), 2),
+        "random_shift_sd": spread,
+        "random_shift_abs_max": random_max,
+        "beyond_random": int(shifts["beyond_random"][: len(emotions)].sum()),
+        "largest": _extremes(shifts[shifts["kind"] == "emotion"]),
+        "seconds": {"prefixes": round(t_prefix, 1), "comparisons": round(t_forward, 1)},
+    }
+    write_json_atomic(headline, outputs["json"])
+    plot_preference(elo_table, shifts, headline, job.key, outputs["figure"])
+    log.info(
+        "preference: %d activities, %d pairs, %d directions in %.1f s (prefixes %.1f s, "
+        "comparisons %.1f s); across emotions r = %s",
+        n,
+        n_pairs,
+        len(names),
+        time.perf_counter() - started,
+        t_prefix,
+        t_forward,
+        headline["relation"]["value"],
+    )
+    return headline
+
+
+def _score(scoring: Mapping, rows: list[int], deltas: np.ndarray | None) -> np.ndarray:
+    """choice_logodds of the prompts `rows`: [1 + len(deltas), rows]."""
+    return choice_logodds(
+        scoring["model"], [scoring["prompts"][k] for k in rows], scoring["prefixes"],
+        scoring["answers"], scoring["pad_id"], scoring["layer"], deltas, scoring["batch_size"],
+    )  # fmt: skip
+
+
+def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
+                      random_deltas: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+    """{unsteered: d of every prompt, random: [directions, steered prompts] d under each
+    random direction, means: [activities, width] states}, from the model's cache
+    (results/<model>/cache/preference_null/) when it has them."""
+    scoring["model"] = job.loaded.model
+    prompts = scoring["prompts"]
+    key = cache_key(
+        {
+            "model": model_fingerprint(job.loaded.spec),
+            "prompts": hashlib.sha256(repr([p.ids for p in prompts]).encode()).hexdigest(),
+            "steered": steered,
+            "answers": scoring["answers"],
+            "layer": scoring["layer"],
+            "unit": job.norms[scoring["layer"]],
+            "strength": float(settings["strength"]),
+            "seed": int(settings["seed"]),
+            "count": len(random_deltas),
+            "sink_ratio": job.settings["sink_ratio"],
+            "format": CACHE_FORMAT,
+        }
+    )
+    path = job.cache("preference_null") / f"{key}.parquet"
+    if path.exists():
+        table = pq.read_table(path)
+        arrays = dict(zip(table.column("name").to_pylist(), table.column("values").to_pylist(),
+                          strict=True))  # fmt: skip
+        log.info("preference: unsteered and random-direction comparisons from %s", path.name)
+        width = len(arrays["means"]) // len(arrays["activity"])
+        return {
+            "unsteered": np.array(arrays["unsteered"]),
+            "random": np.array(arrays["random"]).reshape(len(random_deltas), len(steered)),
+            "means": np.array(arrays["means"]).reshape(-1, width),
+        }
+    d = np.zeros(len(prompts))
+    random = _score(scoring, steered, random_deltas)
+    d[steered] = random[0]
+    rest = sorted(set(range(len(prompts))) - set(steered))
+    if rest:
+        d[rest] = _score(scoring, rest, None)[0]
+    n = 1 + max(p.first for p in prompts)
+    means = option_means(prompts, scoring["prefixes"], n, job.settings["sink_ratio"])
+    out = {"unsteered": d, "random": random[1:], "means": means}
+    names = ["unsteered", "random", "means", "activity"]
+    values = [d.tolist(), random[1:].ravel().tolist(), means.ravel().tolist(),
+              [float(i) for i in range(n)]]  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(pa.table({"name": names, "values": values}), path)
+    return out
+
+
+def _degree(n: int, pairs) -> list[int]:
+    degree = [0] * n
+    for i, j, _ in pairs:
+        degree[i] += 2  # both orders
+        degree[j] += 2
+    return degree
+
+
+def _categories(elo_table: pd.DataFrame, reps: int, seed: int) -> dict:
+    """Mean Elo per category, and pleasant minus unpleasant with a bootstrap interval over
+    activities: does the model prefer what people find pleasant at all?"""
+    means = elo_table.groupby("category")["elo"].mean().round(1).to_dict()
+    pleasant = elo_table.loc[elo_table["category"] == "pleasant", "elo"].to_numpy()
+    unpleasant = elo_table.loc[elo_table["category"] == "unpleasant", "elo"].to_numpy()
+    out = {"mean_elo": means}
+    if len(pleasant) and len(unpleasant):
+        rng = np.random.default_rng(seed)
+        boot = [
+            rng.choice(pleasant, len(pleasant)).mean()
+            - rng.choice(unpleasant, len(unpleasant)).mean()
+            for _ in range(reps)
+        ]
+        out["pleasant_minus_unpleasant"] = measure(
+            float(pleasant.mean() - unpleasant.mean()), percentile_interval(boot), "bootstrap"
+        )
+    return out
+
+
+def _relation(r, shift, proj, elo, shift_matrix, k: int, settings: Mapping) -> dict:
+    """The paper's test across the emotion directions: does a direction's correlation with
+    Elo (across activities) predict the Elo shift steering with it causes? Its interval by
+    bootstrap over activities, its p by shuffling the shifts across emotions; and the same
+    correlation across the random directions."""
+    value = pearson(r[:k], shift[:k])
+    reps, seed = int(settings["bootstrap"]), int(settings["seed"])
+    _, _, across = bootstrap_over_activities(proj[:, :k], elo, shift_matrix[:, :k], reps, seed)
+    rng = np.random.default_rng(seed)
+    null = np.array(
+        [pearson(r[:k], rng.permutation(shift[:k])) for _ in range(int(settings["permutations"]))]
+    )
+    p = float((1 + np.sum(null >= value)) / (len(null) + 1))
+    random_r = pearson(r[k:], shift[k:]) if len(r) - k > 2 else None
+    return {
+        "relation": measure(
+            value,
+            percentile_interval(across),
+            "bootstrap over activities",
+            n=k,
+            p=p,
+            null_p95=float(np.percentile(null, 95)),
+            random_directions_r=random_r,
+        ),
+        "projection_r_abs_max": round(float(np.nanmax(np.abs(r[:k]))), 3),
+        "random_projection_r_abs_max": round(float(np.nanmax(np.abs(r[k:]))), 3)
+        if len(r) > k
+        else None,
+        "holds": below(p) and value > 0,
+    }
+
+
+def _extremes(table: pd.DataFrame) -> dict:
+    """The three directions that raise Elo most and the three that lower it most."""
+    ordered = table.sort_values("elo_shift")
+
+    def pick(rows: pd.DataFrame) -> dict:
+        return {
+            d: round(float(s), 1) for d, s in zip(rows["direction"], rows["elo_shift"], strict=True)
+        }
+
+    return {"raise": pick(ordered.tail(3).iloc[::-1]), "lower": pick(ordered.head(3))}
+
+
+def headline(data: Mapping) -> dict:
+    """The preference entries of summary.json."""
+    relation = data.get("relation") or {}
+    return {
+        "preference_relation_r": relation,
+        "preference_reliability": data.get("reliability"),
+        "preference_pleasant_minus_unpleasant": (data.get("categories") or {}).get(
+            "pleasant_minus_unpleasant"
+        ),
+        "preference_beyond_random": data.get("beyond_random"),
+        "preference_directions": data.get("directions"),
+        "preference_projection_r_abs_max": data.get("projection_r_abs_max"),
+        "preference_random_projection_r_abs_max": data.get("random_projection_r_abs_max"),
+        "preference_random_shift_sd": data.get("random_shift_sd"),
+        "preference_largest_shifts": data.get("largest"),
+        "preference_position_bias": data.get("position_bias"),
+        "holds": {"preference": data.get("holds") if relation else None},
+    }
