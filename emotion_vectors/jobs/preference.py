@@ -9,6 +9,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,164 +55,199 @@ SE_REPLICATES = 200
 CACHE_FORMAT = 1
 
 
+@dataclass
+class Design:
+    """The activities, the seeded pairs and their prompts in both orders: ordered prompt
+    k < len(pairs) shows pair k as (i, j), prompt k + len(pairs) as (j, i); `steered` are
+    the prompts of the steered rounds."""
+
+    activities: list
+    pairs: list[tuple[int, int, int]]
+    ordered: list[tuple[int, int]]
+    steered: list[int]
+
+    @property
+    def texts(self) -> list[str]:
+        return [a.text for a in self.activities]
+
+    def partner(self, k: int) -> int:
+        """The same pair in the other order."""
+        n = len(self.pairs)
+        return k + n if k < n else k - n
+
+
 def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     started = time.perf_counter()
-    loaded, layer = job.loaded, job.analysis_layer
-    model, tokenizer = loaded.model, loaded.tokenizer
-    activities = read_activities(Path(settings["activities"]))
-    texts, n = [a.text for a in activities], len(activities)
-    pairs = pair_design(n, settings["rounds"], settings["seed"])
-    n_pairs = len(pairs)
-    # Ordered prompt k < n_pairs shows pair k as (i, j); prompt k + n_pairs as (j, i).
-    ordered = [(i, j) for i, j, _ in pairs] + [(j, i) for i, j, _ in pairs]
-    prompts = choice_prompts(tokenizer, loaded.spec.chat, settings["question"], texts, ordered)
-    answers = answer_ids(tokenizer)
-    prefixes = forward_prefixes(model, prompts, layer)
+    design, scoring = _setup(job, settings)
     t_prefix = time.perf_counter() - started
-
-    vectors = job.vectors(layer)
-    emotions = [e for e in settings["emotions"] if e in vectors]
-    width = architecture(model).hidden_size
-    count = int(settings["random_directions"])
-    randoms = random_directions(count, width, settings["seed"])
-    names = emotions + [f"random {k}" for k in range(count)]
-    kinds = ["emotion"] * len(emotions) + ["random"] * count
-    directions = np.stack([vectors[e] for e in emotions] + list(randoms))
-    strength = float(settings["strength"])
-    deltas = steering_deltas(directions, strength, job.norms[layer])
-
-    steered = [k for k, (*_, r) in enumerate(pairs) if r < settings["steer_rounds"]]
-    steered = steered + [k + n_pairs for k in steered]
-    scoring = {
-        "prompts": prompts, "prefixes": prefixes, "answers": answers, "layer": layer,
-        "pad_id": tokenizer.pad_token_id, "batch_size": int(settings["batch_size"]),
-    }  # fmt: skip
+    names, kinds, directions, k = _directions(job, settings)
+    deltas = steering_deltas(directions, float(settings["strength"]), job.norms[scoring["layer"]])
     t0 = time.perf_counter()
     # The unsteered comparisons, the random directions' steered ones and the activities'
     # states do not depend on the emotion vectors: cached, so adding an emotion reruns only
     # the emotion directions' steered passes.
-    control = _vector_free_part(job, settings, scoring, steered, deltas[len(emotions) :])
+    control = _vector_free_part(job, settings, scoring, design.steered, deltas[k:])
     d = control["unsteered"]
-    d_steered = np.vstack(
-        [
-            d[steered],
-            _score(scoring, steered, deltas[: len(emotions)])[1:],
-            control["random"],
-        ]
-    )
+    emotion_rows = _score(scoring, design.steered, deltas[:k])[1:]
+    d_steered = np.vstack([d[design.steered], emotion_rows, control["random"]])
     t_forward = time.perf_counter() - t0
 
-    ridge = float(settings["ridge"])
-    comparisons = Comparisons(pairs, d[:n_pairs], d[n_pairs:])
+    ridge, n = float(settings["ridge"]), len(design.activities)
+    comparisons = Comparisons(design.pairs, d[: len(design.pairs)], d[len(design.pairs) :])
     scores, _ = fit_elo(n, comparisons, ridge)
-    elo = to_elo(scores)
-    se = bootstrap_elo_se(n, comparisons, ridge, SE_REPLICATES, settings["seed"])
-    reliability = split_half_reliability(n, comparisons, ridge)
-
-    # Per direction, the Elo shift of every steered activity (NaN: never steered).
-    shift = np.full((n, len(names)), np.nan)
-    rows = []
-    for c, name in enumerate(names):
-        steered_rows = []
-        for pos, k in enumerate(steered):
-            opponent, target = ordered[k]
-            partner = k + n_pairs if k < n_pairs else k - n_pairs  # target shown as A
-            unsteered = 0.5 * (d[partner] - d[k])
-            # Option B is the target: its log-odds of being chosen is -d.
-            change = -(d_steered[c + 1, pos] - d_steered[0, pos])
-            steered_rows.append(SteeredComparison(target, opponent, unsteered, change))
-            rows.append(
-                {
-                    "direction": name,
-                    "kind": kinds[c],
-                    "target": texts[target],
-                    "opponent": texts[opponent],
-                    "unsteered_logodds": unsteered,
-                    "change": change,
-                }
-            )
-        for target, value in elo_shifts(scores, steered_rows, ridge).items():
-            shift[target, c] = value
+    shift, rows = _shifts(design, d, d_steered, scores, ridge, names, kinds)
     pd.DataFrame(rows).to_csv(outputs["comparisons"], index=False)
-
     proj = projections(control["means"], directions)
-    r = column_correlations(proj, elo)
-    mean_shift = np.nanmean(shift, axis=0)
-    reps = int(settings["bootstrap"])
-    boot_r, boot_shift, _ = bootstrap_over_activities(proj, elo, shift, reps, settings["seed"])
-
-    elo_table = pd.DataFrame(
-        {
-            "activity": texts,
-            "category": [a.category for a in activities],
-            "elo": elo,
-            "elo_se": se,
-            "comparisons": _degree(n, pairs),
-        }
-    )
-    elo_table = pd.concat(
-        [
-            elo_table,
-            pd.DataFrame(proj[:, : len(emotions)], columns=[f"proj:{e}" for e in emotions]),
-        ],
-        axis=1,
-    ).sort_values("elo", ascending=False)
+    elo_table = _elo_table(design, to_elo(scores), comparisons, proj[:, :k], names[:k], settings)
     elo_table.to_csv(outputs["elo"], index=False, float_format="%.6g")
-
-    random_shift = mean_shift[len(emotions) :]
-    spread = float(np.std(random_shift, ddof=1)) if count > 1 else np.nan
-    random_max = float(np.max(np.abs(random_shift))) if count else np.nan
-    shifts = pd.DataFrame(
-        {
-            "direction": names,
-            "kind": kinds,
-            "elo_shift": mean_shift,
-            "shift_low": [percentile_interval(boot_shift[:, c])[0] for c in range(len(names))],
-            "shift_high": [percentile_interval(boot_shift[:, c])[1] for c in range(len(names))],
-            "shift_z": mean_shift / spread,
-            "beyond_random": np.abs(mean_shift) > random_max,
-            "r_projection_elo": r,
-            "r_low": [percentile_interval(boot_r[:, c])[0] for c in range(len(names))],
-            "r_high": [percentile_interval(boot_r[:, c])[1] for c in range(len(names))],
-        }
-    )
+    shifts = _shift_table(names, kinds, proj, to_elo(scores), shift, settings)
     shifts.to_csv(outputs["shifts"], index=False, float_format="%.6g")
 
     headline = {
         **job.describe(),
-        "strength": strength,
-        "unit": job.norms[layer],
+        "strength": float(settings["strength"]),
+        "unit": job.norms[scoring["layer"]],
         "activities": n,
-        "pairs": n_pairs,
-        "steered_comparisons_per_direction": len(steered),
-        "directions": len(emotions),
-        "random_directions": count,
-        "elo_sd": round(float(np.std(elo, ddof=1)), 2),
-        "reliability": reliability,
-        "categories": _categories(elo_table, reps, settings["seed"]),
+        "pairs": len(design.pairs),
+        "steered_comparisons_per_direction": len(design.steered),
+        "directions": k,
+        "random_directions": len(names) - k,
+        "elo_sd": round(float(np.std(elo_table["elo"], ddof=1)), 2),
+        "reliability": split_half_reliability(n, comparisons, ridge),
+        "categories": _categories(elo_table, int(settings["bootstrap"]), settings["seed"]),
         "position_bias": round(float(np.mean(d)), 4),
-        **_relation(r, mean_shift, proj, elo, shift, len(emotions), settings),
-        "emotion_shift_abs_median": round(float(np.median(np.abs(mean_shift[: len(emotions)]))), 2),
-        "random_shift_sd": spread,
-        "random_shift_abs_max": random_max,
-        "beyond_random": int(shifts["beyond_random"][: len(emotions)].sum()),
-        "largest": _extremes(shifts[shifts["kind"] == "emotion"]),
+        **_relation(shifts, proj, to_elo(scores), shift, k, settings),
+        **_shift_summary(shifts, k),
         "seconds": {"prefixes": round(t_prefix, 1), "comparisons": round(t_forward, 1)},
     }
     write_json_atomic(headline, outputs["json"])
     plot_preference(elo_table, shifts, headline, job.key, outputs["figure"])
     log.info(
         "preference: %d activities, %d pairs, %d directions in %.1f s (prefixes %.1f s, "
-        "comparisons %.1f s); across emotions r = %s",
-        n,
-        n_pairs,
-        len(names),
-        time.perf_counter() - started,
-        t_prefix,
-        t_forward,
-        headline["relation"]["value"],
-    )
+        "comparisons %.1f s); across emotions r = %s", n, len(design.pairs), len(names),
+        time.perf_counter() - started, t_prefix, t_forward, headline["relation"]["value"],
+    )  # fmt: skip
     return headline
+
+
+def _setup(job, settings: Mapping) -> tuple[Design, dict]:
+    """The design, and what scoring a prompt needs: the prompts with their forwarded
+    prefixes, the answer tokens, the layer, padding and batch size."""
+    loaded = job.loaded
+    activities = read_activities(Path(settings["activities"]))
+    pairs = pair_design(len(activities), settings["rounds"], settings["seed"])
+    ordered = [(i, j) for i, j, _ in pairs] + [(j, i) for i, j, _ in pairs]
+    steered = [k for k, (*_, r) in enumerate(pairs) if r < settings["steer_rounds"]]
+    design = Design(activities, pairs, ordered, steered + [k + len(pairs) for k in steered])
+    prompts = choice_prompts(
+        loaded.tokenizer, loaded.spec.chat, settings["question"], design.texts, ordered
+    )
+    scoring = {
+        "model": loaded.model,
+        "prompts": prompts,
+        "prefixes": forward_prefixes(loaded.model, prompts, job.analysis_layer),
+        "answers": answer_ids(loaded.tokenizer),
+        "layer": job.analysis_layer,
+        "pad_id": loaded.tokenizer.pad_token_id,
+        "batch_size": int(settings["batch_size"]),
+    }
+    return design, scoring
+
+
+def _directions(job, settings: Mapping) -> tuple[list[str], list[str], np.ndarray, int]:
+    """(names, kinds, [directions, width], number of emotions): the run's emotions of
+    `preference.emotions`, then the seeded random directions."""
+    vectors = job.vectors(job.analysis_layer)
+    emotions = [e for e in settings["emotions"] if e in vectors]
+    count = int(settings["random_directions"])
+    width = architecture(job.loaded.model).hidden_size
+    randoms = random_directions(count, width, settings["seed"])
+    names = emotions + [f"random {k}" for k in range(count)]
+    kinds = ["emotion"] * len(emotions) + ["random"] * count
+    return names, kinds, np.stack([vectors[e] for e in emotions] + list(randoms)), len(emotions)
+
+
+def _shifts(design: Design, d, d_steered, scores, ridge: float, names, kinds):
+    """([activities, directions] Elo shift of every steered activity, NaN where never
+    steered; one row per steered comparison and direction)."""
+    shift = np.full((len(design.activities), len(names)), np.nan)
+    rows, texts = [], design.texts
+    for c, name in enumerate(names):
+        steered_rows = []
+        for pos, k in enumerate(design.steered):
+            opponent, target = design.ordered[k]
+            unsteered = 0.5 * (d[design.partner(k)] - d[k])  # the partner shows target as A
+            # Option B is the target: its log-odds of being chosen is -d.
+            change = -(d_steered[c + 1, pos] - d_steered[0, pos])
+            steered_rows.append(SteeredComparison(target, opponent, unsteered, change))
+            rows.append({"direction": name, "kind": kinds[c], "target": texts[target],
+                         "opponent": texts[opponent], "unsteered_logodds": unsteered,
+                         "change": change})  # fmt: skip
+        for target, value in elo_shifts(scores, steered_rows, ridge).items():
+            shift[target, c] = value
+    return shift, rows
+
+
+def _elo_table(design: Design, elo, comparisons, proj, emotions, settings) -> pd.DataFrame:
+    """Per activity: category, Elo, its bootstrap standard error, comparisons, and its
+    projection on every steered emotion; best first."""
+    n = len(design.activities)
+    se = bootstrap_elo_se(n, comparisons, float(settings["ridge"]), SE_REPLICATES,
+                          settings["seed"])  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "activity": design.texts,
+            "category": [a.category for a in design.activities],
+            "elo": elo,
+            "elo_se": se,
+            "comparisons": _degree(n, design.pairs),
+        }
+    )
+    projected = pd.DataFrame(proj, columns=[f"proj:{e}" for e in emotions])
+    return pd.concat([table, projected], axis=1).sort_values("elo", ascending=False)
+
+
+def _shift_table(names, kinds, proj, elo, shift, settings) -> pd.DataFrame:
+    """Per direction: its mean Elo shift and projection-Elo r, each with a bootstrap
+    interval over activities, and the shift against the random directions'."""
+    r = column_correlations(proj, elo)
+    mean_shift = np.nanmean(shift, axis=0)
+    boot_r, boot_shift, _ = bootstrap_over_activities(
+        proj, elo, shift, int(settings["bootstrap"]), settings["seed"]
+    )
+    random_shift = mean_shift[np.array(kinds) == "random"]
+    spread = float(np.std(random_shift, ddof=1)) if len(random_shift) > 1 else np.nan
+    random_max = float(np.max(np.abs(random_shift))) if len(random_shift) else np.nan
+    shift_ci = [percentile_interval(boot_shift[:, c]) for c in range(len(names))]
+    r_ci = [percentile_interval(boot_r[:, c]) for c in range(len(names))]
+    return pd.DataFrame(
+        {
+            "direction": names,
+            "kind": kinds,
+            "elo_shift": mean_shift,
+            "shift_low": [lo for lo, _ in shift_ci],
+            "shift_high": [hi for _, hi in shift_ci],
+            "shift_z": mean_shift / spread,
+            "beyond_random": np.abs(mean_shift) > random_max,
+            "r_projection_elo": r,
+            "r_low": [lo for lo, _ in r_ci],
+            "r_high": [hi for _, hi in r_ci],
+        }
+    )
+
+
+def _shift_summary(shifts: pd.DataFrame, k: int) -> dict:
+    """The headline's view of the shifts: the emotions' typical size, the random
+    directions' spread and largest, how many emotions lie beyond them, the extremes."""
+    emotion = shifts["elo_shift"].to_numpy()[:k]
+    random = shifts.loc[shifts["kind"] == "random", "elo_shift"].to_numpy()
+    return {
+        "emotion_shift_abs_median": round(float(np.median(np.abs(emotion))), 2),
+        "random_shift_sd": float(np.std(random, ddof=1)) if len(random) > 1 else None,
+        "random_shift_abs_max": float(np.max(np.abs(random))) if len(random) else None,
+        "beyond_random": int(shifts["beyond_random"][:k].sum()),
+        "largest": _extremes(shifts[shifts["kind"] == "emotion"]),
+    }
 
 
 def _score(scoring: Mapping, rows: list[int], deltas: np.ndarray | None) -> np.ndarray:
@@ -301,18 +337,19 @@ def _categories(elo_table: pd.DataFrame, reps: int, seed: int) -> dict:
     return out
 
 
-def _relation(r, shift, proj, elo, shift_matrix, k: int, settings: Mapping) -> dict:
+def _relation(shifts: pd.DataFrame, proj, elo, shift_matrix, k: int, settings: Mapping) -> dict:
     """The paper's test across the emotion directions: does a direction's correlation with
     Elo (across activities) predict the Elo shift steering with it causes? Its interval by
     bootstrap over activities, its p by shuffling the shifts across emotions; and the same
     correlation across the random directions."""
+    r = shifts["r_projection_elo"].to_numpy()
+    shift = shifts["elo_shift"].to_numpy()
     value = pearson(r[:k], shift[:k])
     reps, seed = int(settings["bootstrap"]), int(settings["seed"])
     _, _, across = bootstrap_over_activities(proj[:, :k], elo, shift_matrix[:, :k], reps, seed)
     rng = np.random.default_rng(seed)
-    null = np.array(
-        [pearson(r[:k], rng.permutation(shift[:k])) for _ in range(int(settings["permutations"]))]
-    )
+    permutations = int(settings["permutations"])
+    null = np.array([pearson(r[:k], rng.permutation(shift[:k])) for _ in range(permutations)])
     p = float((1 + np.sum(null >= value)) / (len(null) + 1))
     random_r = pearson(r[k:], shift[k:]) if len(r) - k > 2 else None
     return {
