@@ -375,7 +375,7 @@ def bound_of_rerun(runs: dict) -> str:
     """Where the add-one-emotion rerun's time goes, from its own jobs' logs, for a 2b that
     is not met."""
     rules, ex, an = runs["plus_one_rules"], runs["plus_one_extraction"], runs["plus_one_analyses"]
-    model_rules = {"extract_activations", "model_analyses"}
+    model_rules = {"extract_activations", "model_analyses", "trace_texts"}
     light = sum(sec for name, sec in rules.items() if name not in model_rules)
     forward = {k: v for k, v in an.items() if k not in ("total", "load")}
     budget = 0.15 * runs["full_s"]
@@ -390,7 +390,9 @@ def bound_of_rerun(runs: dict) -> str:
         " vectors, and their figures). The extraction job took"
         f" {rules.get('extract_activations', 0):.0f} s, of which {ex.get('forward_seconds', 0):.1f}"
         f" s forward pass of the new passages and {ex.get('model_load_seconds', 0):.1f} s model"
-        f" load with its imports. The light jobs (passages, vectors, geometry, uncertainty, export,"
+        f" load with its imports. The emotion traces (trace_texts, a model job of their own)"
+        f" took {rules.get('trace_texts', 0):.0f} s. The light jobs (passages, vectors, geometry,"
+        " uncertainty, export,"
         f" generalisation, summary) took {light:.0f} s of job wall time, mostly process starts"
         " and figures; they cannot run beside a model job, which takes every core. The rest"
         " is Snakemake's start and bookkeeping. The 15 % target would be"

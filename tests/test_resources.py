@@ -93,7 +93,8 @@ def test_model_jobs_get_the_models_yaml_resources_and_light_jobs_do_not(tmp_path
     out = proc.stdout
     blocks = out.split("\nrule ")
     model_rules = {
-        "extract_activations", "residual_norms", "model_analyses", "scenario_activations"
+        "extract_activations", "residual_norms", "model_analyses", "scenario_activations",
+        "trace_texts",
     }  # fmt: skip
     seen = set()
     for block in blocks[1:]:

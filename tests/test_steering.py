@@ -200,7 +200,8 @@ def _check_preference(layout: Layout, emotions) -> None:
     activities = read_activities(ROOT / "config" / "preference" / "activities.yaml")
     elo = pd.read_csv(files["elo"])
     assert len(elo) == headline["activities"] == len(activities)
-    assert abs(elo["elo"].mean() - 1000) < 1e-6 and (elo["elo_se"] > 0).all()
+    # Scores are centred (Elo mean 1000; the CSV keeps 6 significant digits).
+    assert abs(elo["elo"].mean() - 1000) < 1e-3 and (elo["elo_se"] > 0).all()
     shifts = pd.read_csv(files["shifts"])
     steered = [e for e in shifts.loc[shifts["kind"] == "emotion", "direction"]]
     assert sorted(steered) == sorted(emotions)  # all of them are in the seed's 30
