@@ -140,7 +140,7 @@ def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, An
             "pc1_variance": s.get("pc1_variance"),
             "pc2_variance": s.get("pc2_variance"),
             "valence_r": fmt_measure(valence),
-            "valence_controls": _controls(valence),
+            "valence_controls": _null_controls(valence, "word_embedding_r", "words"),
             "sanity": f"{s['sanity_passed']}/{s['sanity_total']}"
             if s.get("sanity_total")
             else None,
@@ -151,7 +151,9 @@ def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, An
             "shuffled_steering": fmt_measure(s.get("steering_shuffled_positive"), percent=True),
             "steering_strength": s.get("steering_strength"),
             "preference_r": fmt_measure(s.get("preference_relation_r")),
-            "preference_controls": _preference_controls(s.get("preference_relation_r") or {}),
+            "preference_controls": _null_controls(
+                s.get("preference_relation_r") or {}, "random_directions_r", "random directions"
+            ),
             "scenario_top1": fmt_measure(scen.get("top1")),
             "scenario_controls": _scenario_controls(scen, lexical),
         }
@@ -161,21 +163,13 @@ def comparison_rows(summaries: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return rows
 
 
-def _controls(valence: Mapping) -> str | None:
-    if valence.get("null_p95") is None:
+def _null_controls(m: Mapping, second: str, label: str) -> str | None:
+    """'null p95 0.17; <label> 0.05': a measure's shuffled null and its second control."""
+    if m.get("null_p95") is None:
         return None
-    text = f"null p95 {valence['null_p95']:.2f}"
-    if valence.get("word_embedding_r") is not None:
-        text += f"; words {valence['word_embedding_r']:.2f}"
-    return text
-
-
-def _preference_controls(rel: Mapping) -> str | None:
-    if rel.get("null_p95") is None:
-        return None
-    text = f"null p95 {rel['null_p95']:.2f}"
-    if rel.get("random_directions_r") is not None:
-        text += f"; random directions {rel['random_directions_r']:.2f}"
+    text = f"null p95 {m['null_p95']:.2f}"
+    if m.get(second) is not None:
+        text += f"; {label} {m[second]:.2f}"
     return text
 
 
