@@ -41,10 +41,21 @@ fi
 
 # WITH_LLAMA_CPP=1: also llama-cpp-python, for the tests that load the exported control
 # vectors in llama.cpp (CI sets it; elsewhere those tests skip). There is no wheel on PyPI:
-# pip compiles llama.cpp (about 20 CPU-minutes on this project's machines), so it is opt-in.
-if [ "${WITH_LLAMA_CPP:-0}" = 1 ] && ! python -c "import llama_cpp" 2>/dev/null; then
-  echo "bootstrap.sh: building llama-cpp-python (compiles llama.cpp, once)" >&2
-  python -m pip install --quiet -e ".[llamacpp]"
+# pip compiles llama.cpp, so it is opt-in. It is built portable (GGML_NATIVE=OFF) into a
+# wheel folder of our own, once per machine: pip's own cache may hold a wheel compiled with
+# -march=native on another CPU, which dies here with an illegal instruction.
+if [ "${WITH_LLAMA_CPP:-0}" = 1 ] && [ ! -f .venv/.llama-cpp-portable ]; then
+  spec=$(python -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))
+    ["project"]["optional-dependencies"]["llamacpp"][0])')
+  wheels=${XDG_CACHE_HOME:-$HOME/.cache}/emotion-vectors/wheels/llama-cpp-portable
+  if ! ls "$wheels"/llama_cpp_python-"${spec##*==}"-*.whl >/dev/null 2>&1; then
+    echo "bootstrap.sh: building $spec, portable (compiles llama.cpp, once per machine)" >&2
+    CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" python -m pip wheel --quiet --no-cache-dir \
+      --no-deps "$spec" -w "$wheels"
+  fi
+  python -m pip install --quiet --force-reinstall --no-deps --no-index --find-links "$wheels" "$spec"
+  python -m pip install --quiet --find-links "$wheels" -e ".[llamacpp]"
+  touch .venv/.llama-cpp-portable
 fi
 
 # MODEL_EXTRAS="qwen-0.5b qwen-1.5b": also these extras of pyproject.toml, the offline models
