@@ -73,7 +73,9 @@ done
 command=${1:-run}
 shift || true
 case "$command" in
-  run) exec snakemake --cores "${CORES:-all}" "$@" ;;
+  # Snakemake reads --configfile files before the workflow and does not name a malformed
+  # one ("Config file is not valid JSON or YAML"); check them first, naming file and line.
+  run) python -m emotion_vectors.config "$@" && exec snakemake --cores "${CORES:-all}" "$@" ;;
   test) exec python -m pytest "$@" ;;
   bench) exec python bench/run.py "$@" ;;
   install) ;;

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .api import load_activations, load_passages, load_summary, load_vectors, trace
 
 __all__ = ["load_activations", "load_passages", "load_summary", "load_vectors", "trace"]
+# The one place the version is written (pyproject.toml reads it; CHANGELOG.md; tags v<version>).
 __version__ = "0.1.0"
 
 

@@ -550,13 +550,13 @@ def _resolve_section(
             continue
         out[key] = str(resolve_path(value, workdir))
         if kind == "text-folder":
-            from .traces import text_files
+            from .inputs import text_files
 
             files.extend(text_files(out[key]).values())
             continue
         files.append(out[key])
         if kind == "activities":
-            from .preference import read_activities
+            from .inputs import read_activities
 
             read_activities(Path(out[key]))
         if kind == "arousal-csv":
@@ -572,7 +572,7 @@ def _check_preference(section: dict | None, label: str) -> None:
     steered rounds than rounds."""
     if section is None:
         return
-    from .preference import check_question
+    from .inputs import check_question
 
     problem = check_question(section["question"])
     if problem:
@@ -616,3 +616,43 @@ def _story_settings(
     read_dialogues(Path(stories["neutral_dialogues"]))
     stories["writer_spec"] = asdict(all_models[writer])
     return stories
+
+
+def configfile_arguments(args: list[str]) -> list[str]:
+    """The files a snakemake command line passes with --configfile / --configfiles."""
+    files, taking = [], False
+    for arg in args:
+        if arg in ("--configfile", "--configfiles"):
+            taking = True
+        elif arg.startswith(("--configfile=", "--configfiles=")):
+            files.append(arg.split("=", 1)[1])
+            taking = False
+        elif taking and not arg.startswith("-"):
+            files.append(arg)
+        else:
+            taking = False
+    return files
+
+
+def check_configfiles(args: list[str]) -> str | None:
+    """The one-line error for the first --configfile of a snakemake command line that is
+    missing, not YAML/JSON, or not a mapping; None when all are readable. Snakemake reads
+    these files before the workflow runs and names none of them in its own message."""
+    for name in configfile_arguments(args):
+        try:
+            data = read_yaml(Path(name))
+        except ConfigError as err:
+            return f"emotion-vectors: configuration error: {err}"
+        if data is not None and not isinstance(data, dict):
+            return f"emotion-vectors: configuration error: {name}: must be a mapping of keys"
+    return None
+
+
+if __name__ == "__main__":
+    # `python -m emotion_vectors.config SNAKEMAKE-ARGS...` (bootstrap.sh run): check the
+    # --configfile files first.
+    import sys
+
+    message = check_configfiles(sys.argv[1:])
+    if message:
+        sys.exit(message)

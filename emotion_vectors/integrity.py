@@ -23,8 +23,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .store import write_json_atomic
-
 log = logging.getLogger("emotion_vectors")
 
 SIDECAR_SUFFIX = ".sha256"
@@ -47,6 +45,8 @@ def sidecar(entry: str | Path) -> Path:
 def write_sidecar(entry: str | Path) -> None:
     """Record the entry's checksum; call it after the entry is in place, so that a sidecar
     never describes bytes that are not there yet."""
+    from .store import write_json_atomic  # numpy and pyarrow: not at Snakefile parse time
+
     write_json_atomic(
         {"sha256": file_sha256(entry), "bytes": os.path.getsize(entry)}, sidecar(entry)
     )

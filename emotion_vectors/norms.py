@@ -21,8 +21,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+# numpy only where it is used: the config check (Snakefile parse time) reads norms files.
+if TYPE_CHECKING:
+    import numpy as np
 
 VADER_PACKAGE = "vaderSentiment"
 VADER_FILE = "vader_lexicon.txt"
@@ -118,6 +121,8 @@ def read_arousal_csv(path: str | Path) -> dict[str, float]:
 
 def norms_for(emotions: Sequence[str], norms: Mapping[str, float]) -> np.ndarray:
     """One rating per emotion (exact, lower-case match), NaN where the norms lack it."""
+    import numpy as np
+
     return np.array([norms.get(e.lower(), np.nan) for e in emotions], dtype=np.float64)
 
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
 
-import numpy as np
+# numpy only inside pool_weights: the Snakefile builds Pooling at parse time, in Snakemake's
+# own environment (which has no numpy under --sdm conda).
+if TYPE_CHECKING:
+    import numpy as np
 
 # Bump when the pooled numbers an unchanged config produces would change: it is part of
 # every activation cache key (`Pooling.fingerprint`).
@@ -76,6 +80,8 @@ def pool_weights(
     first position of the sequence when `drop_first`, and, given token start offsets, only
     those that start at or after character `from_char` (e.g. after the emotion word). A
     passage with no such token falls back to its last own token rather than to nothing."""
+    import numpy as np
+
     special = np.asarray(special, dtype=bool)
     own = ~special
     position = np.cumsum(own) - 1  # index among the passage's own tokens

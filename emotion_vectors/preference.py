@@ -31,53 +31,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from .architecture import architecture
-from .config import ConfigError, read_yaml
 
 ELO_SCALE = 400 / math.log(10)
 ELO_BASE = 1000.0
-CATEGORIES = ("pleasant", "neutral", "unpleasant")
 
 # ---------------------------------------------------------------- activities
-
-
-@dataclass(frozen=True)
-class Activity:
-    text: str
-    category: str
-
-
-def read_activities(path: Path) -> list[Activity]:
-    """The activities file: a YAML mapping {pleasant, neutral, unpleasant: [phrase, ...]}.
-    Each phrase completes "Which would you rather do?" (e.g. "wash the dishes")."""
-    data = read_yaml(path)
-    label = str(path)
-    if not isinstance(data, dict) or not data:
-        raise ConfigError(label, "", f"expected a mapping of {', '.join(CATEGORIES)} to lists")
-    activities, seen = [], set()
-    for category, phrases in data.items():
-        if category not in CATEGORIES:
-            raise ConfigError(label, str(category), f"unknown category; use {CATEGORIES}")
-        if not isinstance(phrases, list):
-            raise ConfigError(label, category, "expected a list of activity phrases")
-        for i, phrase in enumerate(phrases):
-            key = f"{category}[{i}]"
-            if not isinstance(phrase, str) or not phrase.strip():
-                raise ConfigError(label, key, "expected a non-empty phrase")
-            text = " ".join(phrase.split())
-            if "{" in text or "}" in text or "\n" in phrase:
-                raise ConfigError(label, key, f"{phrase!r}: no braces or line breaks")
-            if text.lower() in seen:
-                raise ConfigError(label, key, f"{text!r} is listed twice")
-            seen.add(text.lower())
-            activities.append(Activity(text, category))
-    if len(activities) < 4:
-        raise ConfigError(label, "", f"{len(activities)} activities; at least 4 are needed")
-    return activities
 
 
 # ---------------------------------------------------------------- the pair design
@@ -199,18 +161,6 @@ class ChoicePrompt:
     ids: tuple[int, ...]
     span_a: tuple[int, int]  # token range [start, end) of option A
     span_b: tuple[int, int]  # ... of option B; the tokens before it are the shared prefix
-
-
-def check_question(question: str) -> str | None:
-    """What is wrong with a question template, or None: it needs {a} then {b}, once each."""
-    if question.count("{a}") != 1 or question.count("{b}") != 1:
-        return "needs {a} and {b} exactly once each"
-    if question.index("{a}") > question.index("{b}"):
-        return "must show {a} before {b}"
-    rest = question.replace("{a}", "").replace("{b}", "")
-    if "{" in rest or "}" in rest:
-        return "has braces other than {a} and {b}"
-    return None
 
 
 def prompt_text(tokenizer, chat: bool, question: str, a: str, b: str) -> tuple[str, int, int]:

@@ -105,3 +105,8 @@ def model_experiments() -> list[Analysis]:
 def config_sections() -> list[str]:
     """Config sections that registered analyses read, each with its own schema."""
     return list(dict.fromkeys(a.section for a in _registry() if a.section))
+
+
+def output_name(analysis: str, key: str) -> str:
+    """The model_analyses rule's name for output `key` of a model experiment."""
+    return f"{analysis}_{key}"

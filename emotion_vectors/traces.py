@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .architecture import adds_bos, architecture
-
-ROLES = ("system", "user", "assistant")
+from .inputs import check_messages
 
 
 @dataclass(frozen=True)
@@ -28,22 +27,6 @@ class TracedTokens:
     special: list[bool]
     role: list[str]  # "text" for plain text; a message's role; "template" for chat markup
     message: list[int]  # index of the message whose content holds the token, else -1
-
-
-def check_messages(messages: object, where: str = "messages") -> list[dict[str, str]]:
-    """A chat as a list of {role, content}; a clear error otherwise."""
-    if not isinstance(messages, list) or not messages:
-        raise ValueError(f"{where}: expected a non-empty list of {{role, content}} messages")
-    out = []
-    for i, m in enumerate(messages):
-        if not isinstance(m, Mapping) or set(m) != {"role", "content"}:
-            raise ValueError(f"{where}[{i}]: expected exactly the keys role and content")
-        if m["role"] not in ROLES:
-            raise ValueError(f"{where}[{i}].role: {m['role']!r} is not one of {ROLES}")
-        if not isinstance(m["content"], str):
-            raise ValueError(f"{where}[{i}].content: expected text")
-        out.append({"role": m["role"], "content": m["content"]})
-    return out
 
 
 def tokens_of(tokenizer, text_or_messages: str | Sequence[Mapping], chat: bool) -> TracedTokens:
@@ -205,60 +188,3 @@ def conversation_for_reply(messages: Sequence[Mapping]) -> list[dict] | None:
 
 
 # ---------------------------------------------------------------- the texts folder
-
-TEXT_SUFFIXES = (".txt", ".json")
-
-
-def read_text_file(path) -> str | list[dict[str, str]]:
-    """A text to trace: a .txt file's text, or a .json file's chat (list of messages)."""
-    import json
-    from pathlib import Path
-
-    from .config import ConfigError
-
-    path = Path(path)
-    if path.suffix == ".txt":
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise ConfigError(str(path), "", "the text is empty")
-        return text
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ConfigError(
-            str(path), "", f"malformed JSON at line {err.lineno}: {err.msg}"
-        ) from None
-    try:
-        messages = check_messages(data, "messages")
-    except ValueError as err:
-        key, _, problem = str(err).partition(": ")
-        raise ConfigError(str(path), key, problem) from None
-    if not any(m["content"].strip() for m in messages):
-        raise ConfigError(str(path), "messages", "every message is empty")
-    return messages
-
-
-def text_files(folder) -> dict[str, str]:
-    """{name: path} of the texts in a folder (*.txt, *.json), checked: a name is the file's
-    stem, letters, digits, - and _ only, and unique."""
-    import re
-    from pathlib import Path
-
-    from .config import ConfigError
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise ConfigError(str(folder), "", "folder not found")
-    out: dict[str, str] = {}
-    for path in sorted(folder.iterdir()):
-        if path.suffix not in TEXT_SUFFIXES:
-            continue
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", path.stem):
-            raise ConfigError(str(path), "", "name it with letters, digits, - and _ only")
-        if path.stem == "index":
-            raise ConfigError(str(path), "", "the name index is taken by the traces' index page")
-        if path.stem in out:
-            raise ConfigError(str(path), "", f"{out[path.stem]} has the same name")
-        read_text_file(path)
-        out[path.stem] = str(path)
-    return out

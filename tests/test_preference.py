@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from emotion_vectors.config import ConfigError
+from emotion_vectors.inputs import read_activities
 from emotion_vectors.preference import (
     ELO_SCALE,
     Comparisons,
@@ -25,7 +26,6 @@ from emotion_vectors.preference import (
     forward_prefixes,
     option_means,
     pair_design,
-    read_activities,
     split_half_reliability,
     to_elo,
 )

@@ -11,6 +11,7 @@ SOURCES = [
     *ROOT.glob("workflow/scripts/*.py"),
     *ROOT.glob("workflow/rules/*.smk"),
     ROOT / "Snakefile",
+    ROOT / "workflow" / "Snakefile",
 ]
 
 

@@ -142,20 +142,25 @@ def test_multi_token_word_logprob_is_the_sum_of_its_token_logprobs(smollm2):
 
 @pytest.mark.slow
 def test_steering_rules_on_the_embedded_model(tmp_path):
+    """The workflow's test configuration (.test/, the catalog's convention), run as a user
+    runs it (`snakemake --directory .test`, then `--report`), every job with only its
+    rule's software environment importable (tests/envcheck/)."""
+    import shutil
+
     import yaml
 
-    emotions = ["happy", "sad", "angry", "calm", "afraid", "loving", "desperate", "proud"]
-    config = tmp_path / "cfg.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "emotions": emotions,
-                "layers": [10, 20],
-                "steering": {"sweep_strengths": [-1.0, 1.0], "max_new_tokens": 8},
-            }
-        )
-    )
-    run_snakemake(tmp_path, "--configfile", str(config))
+    from .rule_envs import ENVCHECK_DIR, refused_imports_table
+
+    shutil.copytree(ROOT / ".test" / "config", tmp_path / "config")
+    config = tmp_path / "config" / "config.yaml"
+    emotions = yaml.safe_load(config.read_text())["emotions"]
+    env = {
+        "PYTHONPATH": str(ENVCHECK_DIR),
+        "EMOTION_VECTORS_ENV_CHECK": str(refused_imports_table(tmp_path / "refused.json")),
+    }
+    run_snakemake(tmp_path, env=env)
+    run_snakemake(tmp_path, "--report", str(tmp_path / "report.zip"))
+    assert (tmp_path / "report.zip").stat().st_size > 100_000
     layout = Layout(tmp_path / "results")
     steering = layout.outputs("steering", MODEL)
     headline = json.loads(Path(steering["json"]).read_text())
@@ -181,8 +186,8 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
 
     # Adding an emotion: the random directions of the other words come from the cache, and
     # so do the preference experiment's unsteered and random-direction comparisons.
-    config.write_text(config.read_text().replace("- proud", "- proud\n- lonely"))
-    run_snakemake(tmp_path, "--configfile", str(config))
+    config.write_text(config.read_text().replace(", proud]", ", proud, lonely]"))
+    run_snakemake(tmp_path, env=env)
     log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
     assert f"at layer 20: {len(emotions)} words cached, computing ['lonely']" in log
     assert "preference: unsteered and random-direction comparisons from" in log
@@ -193,7 +198,7 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
 def _check_preference(layout: Layout, emotions) -> None:
     """The preference experiment: every shipped activity has an Elo, every steered emotion
     of the run and every random direction a shift with its interval."""
-    from emotion_vectors.preference import read_activities
+    from emotion_vectors.inputs import read_activities
 
     files = layout.outputs("preference", MODEL)
     headline = json.loads(Path(files["json"]).read_text())

@@ -12,8 +12,9 @@ import pytest
 import yaml
 
 from emotion_vectors.config import ConfigError
+from emotion_vectors.inputs import read_text_file, text_files
 from emotion_vectors.layout import Layout
-from emotion_vectors.traces import read_text_file, text_files, top_emotions, trace_frame
+from emotion_vectors.traces import top_emotions, trace_frame
 
 from .conftest import MODEL, ROOT, run_snakemake
 

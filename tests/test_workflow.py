@@ -138,6 +138,21 @@ def test_bad_config_stops_before_any_job(tmp_path, config, message):
     assert not (tmp_path / "results").exists()
 
 
+def test_too_few_emotions_for_the_analyses_stop_the_default_target_only(tmp_path):
+    """Three emotions: PCA of 3 components needs 4. The default target stops before any
+    job with the reason; `snakemake vectors` with the same config still plans."""
+    cfg = tmp_path / "three.yaml"
+    cfg.write_text("emotions: [happy, sad, calm]\n")
+    proc = run_snakemake(tmp_path, "--configfile", str(cfg), check=False)
+    assert proc.returncode != 0
+    assert "emotions: 3 emotions; the analyses compare emotions and need at least 4" in (
+        proc.stderr
+    )
+    assert not (tmp_path / "results").exists()
+    planned = run_snakemake(tmp_path, "vectors", "-n", "--configfile", str(cfg))
+    assert "extract_activations" in planned.stdout
+
+
 def test_a_truncated_activation_file_is_recomputed_alone(incremental, tmp_path):
     """A disk that filled up during a copy: half of one published activation file is gone,
     and with it half of its cache entry (a hard link). The next plain run says which file,

@@ -33,6 +33,13 @@ def logging_to(path: str | Path | None) -> Iterator[None]:
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+        # Provenance: which release's code ran (a module deployment runs the tagged release
+        # it names, extracted under .snakemake/; a clone runs its own tree).
+        from .. import __version__
+
+        logging.getLogger("emotion_vectors").info(
+            "emotion-vectors %s from %s", __version__, Path(__file__).resolve().parents[1]
+        )
         try:
             yield
         except BaseException as err:

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import registry
 from ..models import LoadedModel, load_for_job
+from ..registry import output_name
 from ..store import read_vector_matrix
 from .extraction import read_norms
 
@@ -81,11 +82,6 @@ class ModelJob:
             "device": self.loaded.device,
             "dtype": self.loaded.dtype,
         }
-
-
-def output_name(analysis: str, key: str) -> str:
-    """The rule's name for output `key` of a model experiment."""
-    return f"{analysis}_{key}"
 
 
 def run_model_analyses(

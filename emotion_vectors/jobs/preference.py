@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..architecture import architecture
+from ..inputs import read_activities
 from ..models import model_fingerprint
 from ..preference import (
     Comparisons,
@@ -34,7 +35,6 @@ from ..preference import (
     option_means,
     pair_design,
     projections,
-    read_activities,
     split_half_reliability,
     to_elo,
 )

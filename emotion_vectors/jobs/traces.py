@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..inputs import read_text_file
 from ..models import load_for_job
 from ..render.traces import index_page, trace_page
 from ..store import read_activation_matrix, read_vector_layers, read_vectors, write_json_atomic
 from ..traces import (
     conversation_for_reply,
     generate_reply,
-    read_text_file,
     top_emotions,
     trace_frame,
 )

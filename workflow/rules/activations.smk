@@ -18,7 +18,7 @@ rule extract_activations:
     log:
         LAYOUT.log("{model}", "{corpus}", "extract_activations"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,
@@ -40,7 +40,7 @@ rule residual_norms:
     log:
         LAYOUT.log("{model}", "residual_norms"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,

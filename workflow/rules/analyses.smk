@@ -32,7 +32,7 @@ rule model_analyses:
     log:
         LAYOUT.log("{model}", "{corpus}", "model_analyses"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,

@@ -1,22 +1,14 @@
-import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
 
-# Jobs inherit the environment: make the package beside this workflow importable in them
-# too (the Snakefile already put it on this process's sys.path).
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(
-        p for p in (workflow.basedir, os.environ.get("PYTHONPATH")) if p
-    )
-)
-
 from emotion_vectors import registry
+from emotion_vectors.registry import output_name
 from emotion_vectors.config import ConfigError, ModelSpec, load_run_config
 from emotion_vectors.integrity import heal_published
-from emotion_vectors.jobs.model_analyses import output_name
 from emotion_vectors.layout import Layout
 from emotion_vectors.resources import SIZING_KEYS, job_resources
+from snakemake.exceptions import WorkflowError
 
 # Name the config file(s) the values came from: the default, or those of --configfile.
 CONFIG_LABEL = " + ".join(str(f) for f in workflow.configfiles) or "config"
@@ -180,7 +172,18 @@ def trace_targets(model, corpus):
     ]
 
 
-def all_targets():
+def all_targets(wildcards=None):
+    """Everything (rule all, the default target). An input function, so that a run with
+    too few emotions for the analyses stops here, before any job, only when the analyses
+    are asked for: `snakemake vectors` or `export` need no minimum."""
+    needed = settings_of("geometry")["pca_components"] + 1
+    if len(RUN.emotions) < needed:
+        raise WorkflowError(
+            f"emotion-vectors: configuration error: {CONFIG_LABEL}: emotions: "
+            f"{len(RUN.emotions)} emotions; the analyses compare emotions and need at least "
+            f"{needed} (geometry.pca_components + 1). List more, or build only "
+            "`snakemake vectors` or `snakemake export`."
+        )
     targets = vector_targets()
     for model in RUN.models:
         for corpus in CORPORA:

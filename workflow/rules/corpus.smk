@@ -10,7 +10,7 @@ rule template_passages:
         LAYOUT.log("corpus", "template_passages"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         emotions=RUN.emotions,
     script:
@@ -26,7 +26,7 @@ rule neutral_passages:
         LAYOUT.log("corpus", "neutral_passages"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/write_neutral_passages.py"
 
@@ -64,7 +64,7 @@ rule story_passages:
     log:
         LAYOUT.log("corpus", "story_passages"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: STORY_THREADS
     resources:
         **STORY_RESOURCE_ARGS,
@@ -91,6 +91,6 @@ rule neutral_story_passages:
         LAYOUT.log("corpus", "neutral_story_passages"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/write_neutral_passages.py"

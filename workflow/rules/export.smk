@@ -25,7 +25,7 @@ rule export_control_vectors:
         LAYOUT.log("{model}", "{corpus}", "export_control_vectors"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         source=lambda w: RUN.models[w.model].source,
         analysis_layer=analysis_layer,
@@ -47,7 +47,7 @@ rule export_layer:
         LAYOUT.log("{model}", "{corpus}", "export_layer_{layer}"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         source=lambda w: RUN.models[w.model].source,
         emotions=RUN.emotions,

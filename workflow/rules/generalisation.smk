@@ -13,7 +13,7 @@ rule scenario_activations:
     log:
         LAYOUT.log("{model}", "scenario_activations"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,
@@ -34,7 +34,7 @@ rule generalisation:
         LAYOUT.log("{model}", "generalisation"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         corpora=CORPORA,
         layers=lambda w: RUN.layers[w.model],

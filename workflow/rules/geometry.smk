@@ -38,7 +38,7 @@ rule geometry_tables:
         LAYOUT.log("{model}", "{corpus}", "geometry", "tables"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         layer=analysis_layer,
         settings=GEOMETRY,
@@ -56,7 +56,7 @@ rule geometry_layer_sweep:
         LAYOUT.log("{model}", "{corpus}", "geometry", "layer_sweep"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         layers=lambda w: RUN.layers[w.model],
         settings=GEOMETRY,
@@ -75,7 +75,7 @@ rule geometry_pca_plot:
         LAYOUT.log("{model}", "{corpus}", "geometry", "pca_plot"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/geometry_pca_plot.py"
 
@@ -90,7 +90,7 @@ rule geometry_controls_plot:
         LAYOUT.log("{model}", "{corpus}", "geometry", "controls_plot"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/geometry_controls_plot.py"
 
@@ -104,7 +104,7 @@ rule geometry_cosine_plot:
         LAYOUT.log("{model}", "{corpus}", "geometry", "cosine_plot"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         layer=analysis_layer,
         subset=None,
@@ -139,7 +139,7 @@ rule geometry_layer_sweep_comparison:
         LAYOUT.log("comparison", "{corpus}_layer_sweep"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         models=list(RUN.models),
         num_layers={m: spec.num_layers for m, spec in RUN.models.items()},
@@ -171,7 +171,7 @@ rule geometry_across_models:
         LAYOUT.log("comparison", "{corpus}_geometry_across_models"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         models=list(RUN.models),
         layers={m: spec.layer_for_analysis for m, spec in RUN.models.items()},

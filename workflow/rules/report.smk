@@ -11,7 +11,7 @@ rule summary:
         LAYOUT.log("{model}", "summary"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         corpora=CORPORA,
         analyses=[a.name for a in HEADLINED],
@@ -34,7 +34,7 @@ rule comparison:
         LAYOUT.log("comparison"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     script:
         "../scripts/write_comparison.py"
 

@@ -16,7 +16,7 @@ rule trace_texts:
     log:
         LAYOUT.log("{model}", "{corpus}", "trace_texts"),
     conda:
-        "../../environment.yml"
+        "../envs/model.yaml"
     threads: model_threads
     resources:
         **MODEL_RESOURCES,

@@ -18,7 +18,7 @@ rule uncertainty:
         LAYOUT.log("{model}", "{corpus}", "uncertainty"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         layer=analysis_layer,
         variance=RUN.settings["vectors"]["neutral_variance"],

@@ -14,7 +14,7 @@ rule emotion_vectors:
         LAYOUT.log("{model}", "{corpus}", "emotion_vectors"),
     localrule: True
     conda:
-        "../../environment.yml"
+        "../envs/analysis.yaml"
     params:
         layers=lambda w: RUN.layers[w.model],
         analysis_layer=analysis_layer,

@@ -1,0 +1,177 @@
+"""The workflow deployed as a Snakemake module, the way the workflow catalog tells users to:
+`snakedeploy deploy-workflow <repo> <dir> --tag v<version>`, then `snakemake --cores all` in
+<dir>, with the `.test/` config in place of the shipped one.
+
+Offline, GitHub is played by a local repository: this working tree committed and tagged
+v<version> at a path ending in github.com/<owner>/<name>, so that snakedeploy takes it for a
+GitHub repository (it clones it and checks the tag out) and writes the Snakefile a real
+deployment gets, `github("<owner>/<name>", path="workflow/Snakefile", tag="v...")`.
+Snakemake reads such a module from its own bare clone of the repository under
+$XDG_CACHE_HOME/snakemake/.../snakemake-git-cache/github.com/<owner>/<name>, fetching only
+when the tag is missing there; the test puts the clone there itself.
+
+The deployment runs in a Python environment that has every dependency but NOT the
+emotion_vectors package (a bare venv that sees this one's site-packages without its .pth
+files, so not the editable install either): the workflow must find its package in the
+release it was deployed from."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emotion_vectors import __version__
+from emotion_vectors.layout import Layout
+
+from .conftest import MODEL, ROOT
+
+pytestmark = pytest.mark.slow
+
+OWNER_REPO = "emotion-vectors/emotion-vectors"
+TAG = f"v{__version__}"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org"}
+    env |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def _release(tmp: Path) -> Path:
+    """This working tree (tracked and untracked files, not the ignored ones) as a git
+    repository with the release tag."""
+    repo = tmp / "github.com" / OWNER_REPO
+    repo.mkdir(parents=True)
+    files = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    for name in filter(None, files.split("\0")):
+        src = ROOT / name
+        if src.is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+    _git("init", "-q", cwd=repo)
+    _git("add", "-A", cwd=repo)
+    _git("commit", "-q", "-m", f"release {TAG}", cwd=repo)
+    _git("tag", TAG, cwd=repo)
+    return repo
+
+
+def _python_without_the_package(tmp: Path) -> Path:
+    """A venv whose only site-packages entry is this environment's, added as a plain path:
+    its .pth files (the editable install of emotion_vectors) are not processed."""
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("deploy")
+    repo = _release(tmp)
+    dest = tmp / "analysis"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache")}
+    env.pop("PYTHONPATH", None)
+    snakedeploy = Path(sys.executable).parent / "snakedeploy"
+    subprocess.run(
+        [snakedeploy, "deploy-workflow", f"file://{repo}", dest, "--tag", TAG],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    # The deployment's own config: the .test run (8 emotions, both corpora, 2 layers).
+    for path in (ROOT / ".test" / "config").iterdir():
+        shutil.copy2(path, dest / "config" / path.name)
+    git_cache = tmp / "cache" / "snakemake" / "snakemake" / "source-cache"
+    git_cache = git_cache / "snakemake-git-cache" / "github.com" / OWNER_REPO
+    git_cache.parent.mkdir(parents=True)
+    _git("clone", "-q", "--bare", str(repo), str(git_cache), cwd=tmp)
+
+    python = _python_without_the_package(tmp)
+    probe = subprocess.run([python, "-c", "import emotion_vectors"], cwd=tmp, env=env)
+    assert probe.returncode != 0, "the deployment's Python must not see the package"
+    run = subprocess.run(
+        [python, "-m", "snakemake", "--cores", "2"],
+        cwd=dest,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=2400,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-6000:]
+    report = subprocess.run(
+        [python, "-m", "snakemake", "--report", "report.zip"],
+        cwd=dest,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert report.returncode == 0, report.stderr[-6000:]
+    return {"dest": dest, "repo": repo, "run": run}
+
+
+def test_snakedeploy_writes_a_github_module_at_the_tag(deployment):
+    snakefile = (deployment["dest"] / "workflow" / "Snakefile").read_text()
+    assert f'github("{OWNER_REPO}", path="workflow/Snakefile", tag="{TAG}")' in snakefile
+    assert "use rule * from emotion_vectors" in snakefile
+    # snakedeploy copied the shipped config and profiles beside it.
+    assert (deployment["dest"] / "config" / "models.yaml").exists()
+    assert (deployment["dest"] / "profiles" / "default" / "config.yaml").exists()
+
+
+def test_the_deployment_runs_its_own_config_end_to_end(deployment):
+    results = deployment["dest"] / "results"
+    layout = Layout(results)
+    test_config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    summary = json.loads(Path(layout.summary(MODEL)).read_text())
+    assert set(summary["corpora"]) == {"templates", "stories"}
+    for corpus in ("templates", "stories"):
+        emotions, _ = _vector_emotions(layout, corpus)
+        assert sorted(emotions) == sorted(test_config["emotions"])
+    meta = json.loads(Path(layout.vector_meta(MODEL)).read_text())
+    assert meta["layers"] == test_config["layers"]
+    assert Path(layout.comparison("summary.html")).exists()
+
+
+def _vector_emotions(layout, corpus):
+    from emotion_vectors.store import read_vector_matrix
+
+    return read_vector_matrix(layout.vectors(MODEL, corpus), 20)
+
+
+def test_jobs_ran_the_release_extracted_from_git(deployment):
+    """Every job log names the code that ran: the tagged release, extracted from the git
+    repository into the deployment's .snakemake/, not this clone."""
+    commit = _git("rev-parse", f"{TAG}^{{commit}}", cwd=deployment["repo"]).strip()
+    extracted = deployment["dest"] / ".snakemake" / "emotion-vectors" / "source" / commit
+    assert (extracted / "emotion_vectors" / "__init__.py").exists()
+    logs = list((deployment["dest"] / "results" / "logs").rglob("*.log"))
+    assert len(logs) > 10
+    for log in logs:
+        head = log.read_text().splitlines()[0]
+        assert f"emotion-vectors {__version__} from {extracted.resolve()}" in head, log
+
+
+def test_the_report_holds_the_results(deployment):
+    with zipfile.ZipFile(deployment["dest"] / "report.zip") as report:
+        names = report.namelist()
+    assert any(n.endswith("report.html") for n in names)
+    assert sum(n.endswith(".png") for n in names) >= 10
