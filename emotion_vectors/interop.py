@@ -123,7 +123,9 @@ def _import_repeng():
             del np.float_
 
 
-def to_repeng(vectors: pd.DataFrame | pd.Series, emotion: str | None = None) -> repeng.ControlVector:
+def to_repeng(
+    vectors: pd.DataFrame | pd.Series, emotion: str | None = None
+) -> repeng.ControlVector:
     """A `repeng.ControlVector` whose `directions` has one entry, keyed by repeng's layer
     index (the 0-based block: our layer L is key L-1), the strength-1.0 addition:
     `ControlModel(model, list(cv.directions)).set_control(cv, coeff)` with coeff 1.0 is our

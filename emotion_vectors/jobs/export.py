@@ -118,7 +118,7 @@ def export_safetensors(
     for layer in read_vector_layers(vectors):
         emotions, matrices[layer] = read_vector_matrix(vectors, layer)
         if names is not None and emotions != names:
-            raise ValueError(f"{vectors}: layer {layer} lists other emotions than the layers before it")
+            raise ValueError(f"{vectors}: layer {layer} lists other emotions than the layer before")
         names = emotions
     norms = read_norms(inputs["norms"])
     shared = SharedVectors(
