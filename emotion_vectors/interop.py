@@ -97,7 +97,7 @@ def addition(vectors: pd.DataFrame | pd.Series, emotion: str | None = None) -> A
     return Addition(str(emotion), str(attrs["model"]), layer, block_index(layer), delta)
 
 
-def _library(name: str):
+def import_library(name: str):
     """Import an optional steering library, or say how to install it."""
     if name in sys.modules:
         return sys.modules[name]
@@ -131,7 +131,7 @@ def to_repeng(
     `ControlModel(model, list(cv.directions)).set_control(cv, coeff)` with coeff 1.0 is our
     strength 1.0. `model_type` is our model name (repeng writes it as the GGUF model hint)."""
     add = addition(vectors, emotion)
-    repeng = _library("repeng")
+    repeng = import_library("repeng")
     return repeng.ControlVector(model_type=add.model, directions={add.block: add.delta})
 
 
@@ -144,7 +144,7 @@ def to_steering_vectors(
     import torch
 
     add = addition(vectors, emotion)
-    library = _library("steering_vectors")
+    library = import_library("steering_vectors")
     return library.SteeringVector(
         layer_activations={add.block: torch.from_numpy(add.delta.copy())},
         layer_type="decoder_block",
@@ -163,7 +163,7 @@ def nnsight_steer(
     every position, our `steer(model, L, ...)`. A block that returns a tuple (older
     transformers) is steered in its first element, the hidden states."""
     add = addition(vectors, emotion)
-    _library("nnsight")
+    import_library("nnsight")
     output = lm.get(blocks)[add.block].output
     hidden = output[0] if isinstance(output, tuple) else output
     import torch
