@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     import steering_vectors
 
 INSTALL_HINT = (
-    "WITH_INTEROP=1 ./bootstrap.sh install (or pip install the pins of the `interop` "
-    "extra in pyproject.toml)"
+    "WITH_INTEROP=1 ./bootstrap.sh install (the pins of pyproject.toml's `interop` extra; "
+    "repeng and steering-vectors without their declared numpy<2 and transformers<5)"
 )
 SAFETENSORS_FORMAT = "emotion-vectors/1"
 SCALE = "strength 1.0 = unit(vector) x mean residual norm of the layer (sinks left out)"
