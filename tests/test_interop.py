@@ -211,6 +211,18 @@ def bench(smollm2, exported) -> Bench:
     return Bench(smollm2, exported)
 
 
+@pytest.fixture(scope="module")
+def nnsight_model(bench):
+    """A copy of the model for nnsight, which installs its (idle outside a trace) forward
+    wrappers on every module for good: the session's shared model stays as it was."""
+    import copy
+
+    library("nnsight")
+    twin = copy.deepcopy(bench.model)
+    np.testing.assert_array_equal(_logprobs(twin, bench.ids) - bench.base, 0.0)
+    return twin
+
+
 @pytest.fixture
 def clean(bench):
     """After the test: the shared model computes exactly what it did before (hooks gone,
@@ -296,11 +308,11 @@ def test_steering_vectors_steer_as_we_do(clean, strength):
         _one_block_off("steering-vectors", shifted, ours)
 
 
-def _nnsight_change(bench: Bench, emotion: str, strength: float, vectors=None) -> np.ndarray:
+def _nnsight_change(bench: Bench, model, emotion: str, strength: float, vectors=None) -> np.ndarray:
     from emotion_vectors.interop import nnsight_steer
 
     nnsight = library("nnsight")
-    lm = nnsight.NNsight(bench.model)
+    lm = nnsight.NNsight(model)
 
     def run(_model, ids):
         with lm.trace(ids):
@@ -313,10 +325,11 @@ def _nnsight_change(bench: Bench, emotion: str, strength: float, vectors=None) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strength", STRENGTHS)
-def test_nnsight_steers_as_we_do(clean, strength):
+def test_nnsight_steers_as_we_do(clean, nnsight_model, strength):
     bench = clean
     ours = bench.ours("calm", strength)
-    _agree(f"nnsight strength {strength}", _nnsight_change(bench, "calm", strength), ours)
+    theirs = _nnsight_change(bench, nnsight_model, "calm", strength)
+    _agree(f"nnsight strength {strength}", theirs, ours)
     if strength == 1.0:
         # nnsight_steer puts layer L at block L-1; a frame that claims layer 19 or 21 for
         # the same vector (and norm) lands one block off.
@@ -324,7 +337,7 @@ def test_nnsight_steers_as_we_do(clean, strength):
         for layer in (ANALYSIS - 1, ANALYSIS + 1):
             relabelled = bench.vectors.copy()
             relabelled.attrs = {**bench.vectors.attrs, "layer": layer}
-            shifted[layer - 1] = _nnsight_change(bench, "calm", 1.0, relabelled)
+            shifted[layer - 1] = _nnsight_change(bench, nnsight_model, "calm", 1.0, relabelled)
         _one_block_off("nnsight", shifted, ours)
 
 
@@ -398,17 +411,18 @@ def test_the_readme_has_one_example_per_library():
     ("index", "name", "emotion"),
     [(0, "repeng", "happy"), (1, "steering_vectors", "happy"), (2, "nnsight", "happy")],
 )
-def test_the_readme_examples_steer_as_we_do(clean, tmp_path, index, name, emotion):
+def test_the_readme_examples_steer_as_we_do(clean, request, tmp_path, index, name, emotion):
     """Each block runs with `model` and `input_ids` given and the test's results folder in
     place of "results"; the `logits` it leaves change as our steering at strength 1.0."""
     bench = clean
     library(name)
+    model = request.getfixturevalue("nnsight_model") if name == "nnsight" else bench.model
     code = readme_blocks()[index].replace(RESULTS_ARG, f"results={str(bench.results)!r}")
     # From a file, as a reader's script: nnsight reads a trace's `with` block back from
     # its source file. No inference mode around it, as in the README.
     script = tmp_path / f"readme_{name}.py"
     script.write_text(code)
-    scope = {"model": bench.model, "input_ids": bench.ids}
+    scope = {"model": model, "input_ids": bench.ids}
     exec(compile(code, str(script), "exec"), scope)
     logits = scope["logits"][0, -1].detach().double()
     import torch
