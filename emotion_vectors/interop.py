@@ -158,16 +158,17 @@ def nnsight_steer(
     strength: float = 1.0,
     blocks: str = "model.layers",
 ) -> None:
-    """Call inside `with lm.trace(...)` (lm an `nnsight.NNsight` or `TransformersModel`):
-    adds `strength` x the strength-1.0 addition to the output of `lm.<blocks>[L-1]` at
-    every position, our `steer(model, L, ...)`. A block that returns a tuple (older
-    transformers) is steered in its first element, the hidden states."""
+    """Call inside `with lm.trace(...)`, `lm` an `nnsight.NNsight` around a transformers
+    causal LM: adds `strength` x the strength-1.0 addition to the output of
+    `lm.<blocks>[L-1]` at every position, what our `steer(model, L, ...)` adds. Decoder
+    blocks return a tensor in transformers 5; where one returns a tuple (older releases),
+    its first element, the hidden states, is steered."""
+    import torch
+
     add = addition(vectors, emotion)
     import_library("nnsight")
     output = lm.get(blocks)[add.block].output
     hidden = output[0] if isinstance(output, tuple) else output
-    import torch
-
     delta = torch.as_tensor(add.delta, dtype=hidden.dtype, device=hidden.device)
     hidden[:] += strength * delta
 
