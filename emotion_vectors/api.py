@@ -38,7 +38,9 @@ def load_vectors(
 ) -> pd.DataFrame:
     """Emotion vectors of one layer: index = emotion names, one float32 column per hidden
     dimension (d0, d1, ...). `layer=None` means the model's analysis layer.
-    `df.attrs` holds layer, model, corpus and whether the vectors are denoised."""
+    `df.attrs` holds layer, model, corpus, whether the vectors are denoised, the analysis
+    layer and `residual_norm`: the layer's mean residual norm, the steering unit (strength
+    1.0 adds unit(vector) x residual_norm; None when residual_norms.json is missing)."""
     layout = Layout(results)
     meta = json.loads(_require(Path(layout.vector_meta(model, corpus)), "vectors").read_text())
     if layer is None:
@@ -50,7 +52,11 @@ def load_vectors(
     path = _require(Path(layout.vectors(model, corpus)), "vectors")
     emotions, matrix = read_vector_matrix(path, layer, denoised=denoised)
     about = {"layer": layer, "model": model, "corpus": corpus, "denoised": denoised}
-    return _frame(matrix, emotions, "emotion", {**about, "analysis_layer": meta["analysis_layer"]})
+    about |= {"analysis_layer": meta["analysis_layer"], "residual_norm": None}
+    norms = Path(layout.residual_norms(model))
+    if norms.exists():
+        about["residual_norm"] = json.loads(norms.read_text())["mean_norm"].get(str(layer))
+    return _frame(matrix, emotions, "emotion", about)
 
 
 def load_activations(

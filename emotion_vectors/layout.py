@@ -17,6 +17,8 @@ results/
   <model>/<corpus>/extraction.json               what the last extraction computed
   <model>/<corpus>/vectors/vectors.parquet       raw and denoised vectors, a column per layer
   <model>/<corpus>/vectors/meta.json             layers, analysis layer, denoising
+  <model>/<corpus>/vectors/vectors.safetensors   every denoised vector and the steering
+                                                 unit, to share (written by the export)
   <model>/<corpus>/<analysis>/...                one folder per registered analysis
                                                  (registry.py names its files)
   <model>/<corpus>/traces/<text>.{html,csv}      emotion trace of each text in traces.folder
@@ -98,6 +100,10 @@ class Layout:
 
     def vector_meta(self, model: str, corpus: str = DEFAULT_CORPUS) -> str:
         return self._path(model, corpus, "vectors", "meta.json")
+
+    def shared_vectors(self, model: str, corpus: str = DEFAULT_CORPUS) -> str:
+        """Every denoised vector of every layer in one safetensors file (interop.py)."""
+        return self._path(model, corpus, "vectors", "vectors.safetensors")
 
     def output(self, analysis: str, key: str, model: str, corpus: str = DEFAULT_CORPUS) -> str:
         """File `key` of a registered analysis (registry.py names it), for one model and

@@ -1,5 +1,6 @@
 """The export jobs (no model load): every emotion vector of one (model, corpus) as a
-llama.cpp control vector, with every exportable layer, or one layer alone."""
+llama.cpp control vector, with every exportable layer, or one layer alone; and all of them
+in one safetensors file, to share (interop.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..export import layer_directions, llama_cpp_index, our_layer, write_control_vector
-from ..store import read_vector_layers, read_vectors, write_json_atomic
+from ..interop import SharedVectors, write_safetensors
+from ..store import read_vector_layers, read_vector_matrix, read_vectors, write_json_atomic
 from .extraction import read_norms
 
 log = logging.getLogger("emotion_vectors")
@@ -23,9 +25,13 @@ def _read(inputs: Mapping[str, str]):
     {layer: steering unit}, the precision the activations were computed in)."""
     vectors = inputs["vectors"]
     per_layer = {layer: read_vectors(vectors, layer) for layer in read_vector_layers(vectors)}
+    return per_layer, read_norms(inputs["norms"]), _precision(inputs)
+
+
+def _precision(inputs: Mapping[str, str]) -> dict[str, str]:
+    """The dtype and device the activations were computed in (the vectors' meta.json)."""
     meta = json.loads(Path(inputs["meta"]).read_text())
-    precision = {k: str(meta[k]) for k in ("dtype", "device") if meta.get(k)}
-    return per_layer, read_norms(inputs["norms"]), precision
+    return {k: str(meta[k]) for k in ("dtype", "device") if meta.get(k)}
 
 
 def _about(about: Mapping[str, str], precision: Mapping) -> dict:
@@ -46,10 +52,12 @@ def export_control_vectors(
     outputs: Mapping[str, str],
     layer_outputs: Mapping[str, str],
     manifest: str,
+    safetensors: str | None = None,
 ) -> dict:
     """One control vector per emotion with every exportable layer (`outputs[emotion]`) and a
     JSON manifest that also names the analysis layer's single-layer files (`layer_outputs`,
-    written by `export_layer`). `about`: model, source and corpus."""
+    written by `export_layer`); with `safetensors`, every vector of every layer in that one
+    file (`export_safetensors`). `about`: model, source and corpus."""
     started = time.perf_counter()
     per_layer, norms, precision = _read(inputs)
     missing = sorted(set(outputs) - set(per_layer[analysis_layer]))
@@ -59,8 +67,8 @@ def export_control_vectors(
     model = about["model"]
     for emotion in outputs:
         directions = layer_directions({layer: v[emotion] for layer, v in per_layer.items()}, norms)
-        about = {**common, "emotion": emotion, "layers": [our_layer(i) for i in directions]}
-        write_control_vector(outputs[emotion], directions, model, about)
+        meta = {**common, "emotion": emotion, "layers": [our_layer(i) for i in directions]}
+        write_control_vector(outputs[emotion], directions, model, meta)
     exported = [layer for layer in sorted(per_layer) if layer >= 2]
     index = llama_cpp_index(analysis_layer)
     first = next(iter(layer_outputs.values()))
@@ -79,6 +87,9 @@ def export_control_vectors(
             "the same"
         ),
     }
+    if safetensors is not None:
+        export_safetensors(about, inputs, analysis_layer, safetensors)
+        summary["files"]["safetensors"] = safetensors
     write_json_atomic(summary, manifest)
     log.info("%s: %d control vectors in %.1f s", model, len(outputs), time.perf_counter() - started)
     return summary
@@ -95,3 +106,27 @@ def export_layer(
         single = {llama_cpp_index(layer): np.asarray(direction[llama_cpp_index(layer)])}
         metadata = {**common, "emotion": emotion, "layers": [layer]}
         write_control_vector(path, single, about["model"], metadata)
+
+
+def export_safetensors(
+    about: Mapping[str, str], inputs: Mapping[str, str], analysis_layer: int, path: str
+) -> None:
+    """Every denoised vector of every layer (layer 1 too: only llama.cpp lacks its slot) in
+    one safetensors file, as `load_vectors` reads them, with the steering unit per layer."""
+    vectors = inputs["vectors"]
+    matrices, names = {}, None
+    for layer in read_vector_layers(vectors):
+        emotions, matrices[layer] = read_vector_matrix(vectors, layer)
+        if names is not None and emotions != names:
+            raise ValueError(f"{vectors}: layer {layer} lists other emotions than the layer before")
+        names = emotions
+    norms = read_norms(inputs["norms"])
+    shared = SharedVectors(
+        model=about["model"],
+        corpus=about["corpus"],
+        emotions=list(names or []),
+        vectors=matrices,
+        residual_norms={layer: norms[layer] for layer in matrices},
+        analysis_layer=analysis_layer,
+    )
+    write_safetensors(shared, path, {"source": about["source"], **_precision(inputs)})

@@ -1,7 +1,9 @@
 # llama.cpp control vectors (GGUF) per (model, corpus): one file per emotion with every
 # layer from 2 on (llama.cpp has no slot for layer 1) and a manifest, and one file per
 # emotion with one layer alone (the analysis layer by default; any layer on request:
-# `snakemake results/<model>/<corpus>/llamacpp/layer-12/happy.gguf`). No model load.
+# `snakemake results/<model>/<corpus>/llamacpp/layer-12/happy.gguf`). Beside them, every
+# vector of every layer in one safetensors file, for repeng, steering-vectors, nnsight and
+# the hubs (emotion_vectors/interop.py). No model load.
 
 
 EXTRA_TARGETS.append(analysis_layer_files)
@@ -21,6 +23,7 @@ rule export_control_vectors:
             LAYOUT.control_vector("{model}", e, "{corpus}") for e in RUN.emotions
         ],
         manifest=LAYOUT.output("export", "manifest", "{model}", "{corpus}"),
+        safetensors=LAYOUT.shared_vectors("{model}", "{corpus}"),
     log:
         LAYOUT.log("{model}", "{corpus}", "export_control_vectors"),
     localrule: True
@@ -62,6 +65,9 @@ rule export:
             path
             for model in RUN.models
             for corpus in CORPORA
-            for path in [LAYOUT.output("export", "manifest", model, corpus)]
+            for path in [
+                LAYOUT.output("export", "manifest", model, corpus),
+                LAYOUT.shared_vectors(model, corpus),
+            ]
             + analysis_layer_files(model, corpus)
         ],

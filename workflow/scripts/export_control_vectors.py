@@ -10,4 +10,5 @@ with logging_to(snakemake.log[0]):
         outputs=dict(zip(emotions, snakemake.output.all_layers, strict=True)),
         layer_outputs=dict(zip(emotions, snakemake.params.layer_outputs, strict=True)),
         manifest=snakemake.output.manifest,
+        safetensors=snakemake.output.safetensors,
     )
