@@ -48,17 +48,21 @@ def _git(*args: str, cwd: Path) -> str:
     return proc.stdout
 
 
-def _release(tmp: Path) -> Path:
-    """This working tree (tracked and untracked files, not the ignored ones) as a git
-    repository with the release tag."""
-    repo = tmp / "github.com" / OWNER_REPO
-    repo.mkdir(parents=True)
+def _working_tree(dest: Path) -> Path:
+    """This working tree's files (tracked and untracked, not the ignored ones: no .venv/,
+    no results/) copied to `dest`."""
     files = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT)
     for name in filter(None, files.split("\0")):
         src = ROOT / name
         if src.is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+def _release(tmp: Path) -> Path:
+    """This working tree as a git repository with the release tag."""
+    repo = _working_tree(tmp / "github.com" / OWNER_REPO)
     _git("init", "-q", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-q", "-m", f"release {TAG}", cwd=repo)
@@ -107,24 +111,21 @@ def deployment(tmp_path_factory):
     python = _python_without_the_package(tmp)
     probe = subprocess.run([python, "-c", "import emotion_vectors"], cwd=tmp, env=env)
     assert probe.returncode != 0, "the deployment's Python must not see the package"
-    run = subprocess.run(
-        [python, "-m", "snakemake", "--cores", "2"],
-        cwd=dest,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=2400,
-    )
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-6000:]
-    report = subprocess.run(
-        [python, "-m", "snakemake", "--report", "report.zip"],
-        cwd=dest,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert report.returncode == 0, report.stderr[-6000:]
+
+    def snakemake(*args: str, timeout: int) -> subprocess.CompletedProcess:
+        proc = subprocess.run(
+            [python, "-m", "snakemake", *args],
+            cwd=dest,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-6000:]
+        return proc
+
+    run = snakemake("--cores", "2", timeout=2400)
+    snakemake("--report", "report.zip", timeout=600)
     return {"dest": dest, "repo": repo, "run": run}
 
 
@@ -162,12 +163,13 @@ def test_jobs_ran_the_release_extracted_from_git(deployment):
     repository into the deployment's .snakemake/, not this clone."""
     commit = _git("rev-parse", f"{TAG}^{{commit}}", cwd=deployment["repo"]).strip()
     extracted = deployment["dest"] / ".snakemake" / "emotion-vectors" / "source" / commit
-    assert (extracted / "emotion_vectors" / "__init__.py").exists()
+    package = extracted / "emotion_vectors"
+    assert (package / "__init__.py").exists()
     logs = list((deployment["dest"] / "results" / "logs").rglob("*.log"))
     assert len(logs) > 10
     for log in logs:
         head = log.read_text().splitlines()[0]
-        assert f"emotion-vectors {__version__} from {extracted.resolve()}" in head, log
+        assert head.endswith(f"emotion-vectors {__version__} from {package.resolve()}"), log
 
 
 def test_the_report_holds_the_results(deployment):
@@ -175,3 +177,34 @@ def test_the_report_holds_the_results(deployment):
         names = report.namelist()
     assert any(n.endswith("report.html") for n in names)
     assert sum(n.endswith(".png") for n in names) >= 10
+
+
+def test_a_deployment_from_a_local_folder_plans_once_its_path_is_absolute(tmp_path):
+    """snakedeploy's local provider writes the module path relative to the deployment
+    (README, "Deploy as a Snakemake module"); with the absolute path the README gives, the
+    module is read from the folder and plans the whole study."""
+    source = _working_tree(tmp_path / "emotion-vectors")
+    dest = tmp_path / "analysis"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    snakedeploy = Path(sys.executable).parent / "snakedeploy"
+    subprocess.run(
+        [snakedeploy, "deploy-workflow", str(source), dest, "--tag", TAG],
+        check=True,
+        capture_output=True,
+    )
+    snakefile = dest / "workflow" / "Snakefile"
+    text = snakefile.read_text()
+    assert '"workflow/Snakefile"' in text  # relative: what snakedeploy 0.17.1 writes
+    snakefile.write_text(text.replace('"workflow/Snakefile"', f'"{source}/workflow/Snakefile"'))
+    for path in (ROOT / ".test" / "config").iterdir():
+        shutil.copy2(path, dest / "config" / path.name)
+    plan = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "2"],
+        cwd=dest,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    assert "story_passages" in plan.stdout and "model_analyses" in plan.stdout

@@ -153,7 +153,8 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
 
     shutil.copytree(ROOT / ".test" / "config", tmp_path / "config")
     config = tmp_path / "config" / "config.yaml"
-    emotions = yaml.safe_load(config.read_text())["emotions"]
+    settings = yaml.safe_load(config.read_text())
+    emotions, corpora = settings["emotions"], settings["corpora"]
     env = {
         "PYTHONPATH": str(ENVCHECK_DIR),
         "EMOTION_VECTORS_ENV_CHECK": str(refused_imports_table(tmp_path / "refused.json")),
@@ -188,9 +189,14 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     # so do the preference experiment's unsteered and random-direction comparisons.
     config.write_text(config.read_text().replace(", proud]", ", proud, lonely]"))
     run_snakemake(tmp_path, env=env)
-    log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
-    assert f"at layer 20: {len(emotions)} words cached, computing ['lonely']" in log
-    assert "preference: unsteered and random-direction comparisons from" in log
+    # The random directions' cache is per (model, layer, word), shared by the two corpora:
+    # whichever corpus runs first computes the new word, the other finds it cached.
+    logs = {c: Path(layout.log(MODEL, c, "model_analyses")).read_text() for c in corpora}
+    both = "".join(logs.values())
+    assert both.count(f"at layer 20: {len(emotions)} words cached, computing ['lonely']") == 2
+    assert both.count(f"at layer 20: {len(emotions) + 1} words cached, computing []") == 2
+    for log in logs.values():
+        assert "preference: unsteered and random-direction comparisons from" in log
     _check_controls(layout, [*emotions, "lonely"])
     _check_preference(layout, [*emotions, "lonely"])
 
