@@ -165,7 +165,8 @@ def test_jobs_ran_the_release_extracted_from_git(deployment):
     extracted = deployment["dest"] / ".snakemake" / "emotion-vectors" / "source" / commit
     package = extracted / "emotion_vectors"
     assert (package / "__init__.py").exists()
-    logs = list((deployment["dest"] / "results" / "logs").rglob("*.log"))
+    logs_folder = Path(Layout(deployment["dest"] / "results").log("any")).parent
+    logs = list(logs_folder.rglob("*.log"))
     assert len(logs) > 10
     for log in logs:
         head = log.read_text().splitlines()[0]

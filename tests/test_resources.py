@@ -81,7 +81,8 @@ def test_model_jobs_get_the_models_yaml_resources_and_light_jobs_do_not(tmp_path
         yaml.safe_dump(
             {
                 "models_file": str(tmp_path / "models.yaml"),
-                "emotions": ["happy", "sad"],
+                # Four: the analyses, all of whose jobs this dry run plans, need at least 4.
+                "emotions": ["happy", "sad", "calm", "afraid"],
                 "layers": [20],
             }
         )
