@@ -196,18 +196,12 @@ class SharedVectors:
         layer = self.analysis_layer if layer is None else layer
         if layer not in self.vectors:
             raise ValueError(f"no layer {layer}; the file has {sorted(self.vectors)}")
-        matrix = self.vectors[layer]
-        columns = [f"d{i}" for i in range(matrix.shape[1])]
-        df = pd.DataFrame(matrix, index=pd.Index(self.emotions, name="emotion"), columns=columns)
-        df.attrs.update(
-            layer=layer,
-            model=self.model,
-            corpus=self.corpus,
-            denoised=self.denoised,
-            analysis_layer=self.analysis_layer,
-            residual_norm=self.residual_norms.get(layer),
-        )
-        return df
+        from .api import _frame  # the frame load_vectors builds, so both stay one shape
+
+        about = {"layer": layer, "model": self.model, "corpus": self.corpus}
+        about |= {"denoised": self.denoised, "analysis_layer": self.analysis_layer}
+        about["residual_norm"] = self.residual_norms.get(layer)
+        return _frame(self.vectors[layer], self.emotions, "emotion", about)
 
 
 def _tensor_name(layer: int) -> str:

@@ -152,7 +152,8 @@ def _pca_title(summary: Mapping, correlations: pd.DataFrame) -> str:
             best_note = f"; strongest valence axis: {best.component} (r = {best.pearson:.2f})"
     return (
         f"{summary['model']}, layer {summary['layer']}: emotion vectors on PC1 and PC2\n"
-        f"PC1 vs human valence r = {r} (n = {v['n']}){best_note}; {arousal_note}"
+        # Three lines: on the 8-inch figure of a small run one line clipped at both ends.
+        f"PC1 vs human valence r = {r} (n = {v['n']}){best_note}\n{arousal_note}"
     )
 
 
