@@ -271,13 +271,13 @@ def test_load_vectors_carries_the_steering_unit(bench):
 @pytest.mark.slow
 @pytest.mark.parametrize("strength", STRENGTHS)
 def test_repeng_steers_as_we_do(clean, strength):
+    repeng = library("repeng")  # first: without it, a skip (a failure in CI)
     bench = clean
     cv = to_repeng(bench.vectors, "happy")
     assert list(cv.directions) == [ANALYSIS - 1]
     ours = bench.ours("happy", strength)
     _agree(f"repeng coeff {strength}", _repeng_change(bench, cv, strength), ours)
     if strength == 1.0:
-        repeng = library("repeng")
         shifted = {
             b: _repeng_change(bench, repeng.ControlVector(MODEL, {b: cv.directions[19]}), 1.0)
             for b in (ANALYSIS - 2, ANALYSIS)
@@ -293,13 +293,13 @@ def _sv_change(bench: Bench, sv, multiplier: float) -> np.ndarray:
 @pytest.mark.slow
 @pytest.mark.parametrize("strength", STRENGTHS)
 def test_steering_vectors_steer_as_we_do(clean, strength):
+    library_ = library("steering_vectors")  # first: without it, a skip (a failure in CI)
     bench = clean
     sv = to_steering_vectors(bench.vectors, "sad")
     assert list(sv.layer_activations) == [ANALYSIS - 1]
     ours = bench.ours("sad", strength)
     _agree(f"steering-vectors multiplier {strength}", _sv_change(bench, sv, strength), ours)
     if strength == 1.0:
-        library_ = library("steering_vectors")
         act = sv.layer_activations[ANALYSIS - 1]
         shifted = {
             b: _sv_change(bench, library_.SteeringVector({b: act}, "decoder_block"), 1.0)
