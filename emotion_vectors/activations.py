@@ -28,6 +28,7 @@ import numpy as np
 
 from .architecture import architecture
 from .pooling import Pooling, pool_weights, sink_positions
+from .progress import progress
 
 # ---------------------------------------------------------------- tokens and weights
 
@@ -325,6 +326,7 @@ def extract(
     on_batch: Callable[[int, int], None] | None = None,
     shared_until: Sequence[int] | None = None,
     prefixes: dict | None = None,
+    label: str | None = None,
 ) -> PooledPassages:
     """Mean-pooled residual stream of every passage at every layer in `layers`.
 
@@ -336,7 +338,7 @@ def extract(
     that passage i shares with others ends (the emotion slot): its tokens before that are
     forwarded once per distinct prefix, kept in `prefixes` (pass the same dict to every
     call of a job to share them across calls). `on_batch(passages, tokens)` counts the
-    tokens actually forwarded."""
+    tokens actually forwarded. With a `label`, a progress line counts the batches."""
     if pooling.pool_from != "after_emotion":
         from_chars = None
     use_offsets = from_chars is not None and any(c > 0 for c in from_chars)
@@ -347,7 +349,8 @@ def extract(
     width = architecture(model).hidden_size
     out = {layer: np.zeros((len(texts), width), dtype=np.float32) for layer in layers}
     sinks = dict.fromkeys(layers, 0)
-    for indices in length_sorted_batches(tok.lengths, pooling.batch_size):
+    batches = length_sorted_batches(tok.lengths, pooling.batch_size)
+    for indices in batches if label is None else progress(batches, label):
         row_prefixes = None
         if share:
             row_prefixes = _prefixes_of(
@@ -397,7 +400,8 @@ def residual_norms(model, tokenizer, texts: Sequence[str], pooling: Pooling) -> 
     keys = ("with_sum", "with_count", "sum", "count", "sinks")
     totals = {key: np.zeros(len(layers)) for key in keys}
     tok = tokenize(tokenizer, texts, pooling.max_length)
-    for indices in length_sorted_batches(tok.lengths, pooling.batch_size):
+    batches = length_sorted_batches(tok.lengths, pooling.batch_size)
+    for indices in progress(batches, f"residual norms: {len(texts)} passages, batches"):
         batch = pad_batch(tok, indices, tokenizer.pad_token_id, pooling)
         own, kept = batch.own.to(arch.device), batch.weights.to(arch.device)
 

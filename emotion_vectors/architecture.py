@@ -92,6 +92,27 @@ class Architecture:
         """The LM head (width -> vocabulary); tied to the input embedding in some models."""
         return self.model.get_output_embeddings()
 
+    def log_probs(self, hidden: Any) -> Any:
+        """Next-token log-probabilities of residual states that already passed the final
+        norm, with the LM head computed in float32 whatever the model's dtype. In bfloat16
+        the head's own output is rounded to 8 significant bits (steps of 1/16 nat for
+        logits of 16 to 32), coarser than the log-probability differences the steering and
+        preference experiments compare; the float32 copy of the head is made once per model
+        (e.g. 0.9 GB for Qwen2.5-1.5B's 151,936 x 1,536 head)."""
+        import torch
+
+        head = self.unembedding
+        if head.weight.dtype == torch.float32:
+            logits = head(hidden.float())
+        else:
+            copy = getattr(head, "_emotion_vectors_float32", None)
+            if copy is None:
+                bias = None if head.bias is None else head.bias.float()
+                copy = (head.weight.detach().float(), bias)
+                head._emotion_vectors_float32 = copy
+            logits = torch.nn.functional.linear(hidden.float(), *copy)
+        return torch.log_softmax(logits, dim=-1)
+
     @property
     def embedding(self) -> Any:
         """The input token embedding (vocabulary -> width): layer 0 of the residual stream,

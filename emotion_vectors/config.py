@@ -390,6 +390,8 @@ class RunConfig:
     # The files each analysis section names (resolved), for the rules' inputs: a changed
     # file reruns the jobs that read it.
     section_files: dict[str, list[str]] = field(default_factory=dict)
+    # The registered analyses this run builds (config `analyses`), in registry order.
+    analyses: list[str] = field(default_factory=list)
 
     @property
     def slugs(self) -> list[str]:
@@ -418,6 +420,9 @@ def load_run_config(
     if isinstance(layers, list) and all(isinstance(x, str) and x.isdigit() for x in layers):
         config["layers"] = [int(x) for x in layers]
     sections = _validate(config, label)
+    from .registry import select
+
+    analyses = select(config["analyses"], label)
     all_models = read_models(resolve_path(config["models_file"], workdir))
     models = _chosen_models(config, label, all_models)
     if isinstance(config["emotions"], list):
@@ -466,6 +471,7 @@ def load_run_config(
         },
         corpora=list(config["corpora"]),
         section_files=files,
+        analyses=analyses,
     )
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .architecture import architecture
+from .progress import progress
 
 ELO_SCALE = 400 / math.log(10)
 ELO_BASE = 1000.0
@@ -256,7 +257,8 @@ def forward_prefixes(
     head_len = _common_length(distinct)
     head, head_states = _forward_alone(model, distinct[0][:head_len], layer)
     out: dict[tuple, PromptStates] = {}
-    for start in range(0, len(distinct), batch_size):
+    starts = range(0, len(distinct), batch_size)
+    for start in progress(starts, f"preference: {len(distinct)} prompt prefixes, batches"):
         chunk = distinct[start : start + batch_size]
         width = max(len(ids) - head_len for ids in chunk)
         ids = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -356,7 +358,7 @@ def _answer_logodds(model, hidden, last, answers: tuple[list[int], list[int]]) -
 
     with torch.inference_mode():
         rows = hidden[torch.arange(hidden.shape[0]), last]
-        logp = torch.log_softmax(architecture(model).unembedding(rows).float(), dim=-1)
+        logp = architecture(model).log_probs(rows)
         a = torch.logsumexp(logp[:, answers[0]], dim=-1)
         b = torch.logsumexp(logp[:, answers[1]], dim=-1)
         return (a - b).double().cpu().numpy()
@@ -371,10 +373,12 @@ def choice_logodds(
     layer: int,
     deltas: np.ndarray | None = None,
     batch_size: int = 64,
+    label: str = "preference: comparisons",
 ) -> np.ndarray:
     """[conditions + 1, prompts] log P(A) - log P(B): row 0 unsteered, row c + 1 with
     `deltas[c]` added at `layer` to option B's tokens. Each batch is run once unsteered,
-    recording blocks 1..layer, and each steered pass replays them."""
+    recording blocks 1..layer, and each steered pass replays them. `label` names the
+    batches' progress line."""
     import torch
     from transformers import DynamicCache
 
@@ -383,7 +387,7 @@ def choice_logodds(
 
     deltas = np.zeros((0, architecture(model).hidden_size)) if deltas is None else deltas
     out = np.zeros((len(deltas) + 1, len(prompts)))
-    for start in range(0, len(prompts), batch_size):
+    for start in progress(range(0, len(prompts), batch_size), f"{label}, batches"):
         chunk = list(prompts[start : start + batch_size])
         batch, steer_at, last = _continuation_batch(chunk, prefixes, pad_id)
         inputs = _continuation(model, batch)

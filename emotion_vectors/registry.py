@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import REPO_ROOT, ConfigError, read_yaml, validate_schema
@@ -52,6 +52,7 @@ class Analysis:
     folder: str = ""
     files: Mapping[str, str] = field(default_factory=dict)  # written by other jobs
     caches: tuple[str, ...] = ()  # its folders under results/<model>/cache/
+    needs: tuple[str, ...] = ()  # analyses it builds on, selected with it
 
     @property
     def directory(self) -> str:
@@ -82,9 +83,12 @@ def _registry() -> tuple[Analysis, ...]:
         outputs = {key: _output(spec) for key, spec in entry["outputs"].items()}
         if entry["headline"] and "json" not in outputs:
             raise ConfigError(label, f"{name}.outputs", "a headline needs a `json` output")
-        fields = {k: v for k, v in entry.items() if k not in ("outputs", "caches")}
-        caches = tuple(entry["caches"])
-        analyses.append(Analysis(name=name, outputs=outputs, caches=caches, **fields))
+        fields = {k: v for k, v in entry.items() if k not in ("outputs", "caches", "needs")}
+        caches, needs = tuple(entry["caches"]), tuple(entry["needs"])
+        unknown = [n for n in needs if n not in data]
+        if unknown:
+            raise ConfigError(label, f"{name}.needs", f"no registered analysis {unknown[0]!r}")
+        analyses.append(Analysis(name=name, outputs=outputs, caches=caches, needs=needs, **fields))
     return tuple(analyses)
 
 
@@ -97,9 +101,34 @@ def analysis(name: str) -> Analysis:
     return next(a for a in _registry() if a.name == name)
 
 
-def model_experiments() -> list[Analysis]:
-    """The analyses that run inside the model_analyses job, in order."""
-    return [a for a in _registry() if a.experiment]
+def model_experiments(selected: Collection[str] | None = None) -> list[Analysis]:
+    """The analyses that run inside the model_analyses job, in order (of `selected` only,
+    when given)."""
+    return [a for a in _registry() if a.experiment and (selected is None or a.name in selected)]
+
+
+def select(requested: str | Sequence[str], label: str) -> list[str]:
+    """The analyses a run config's `analyses` asks for, in registry order: "all", or a list
+    of registered names, each with the analyses it needs. An unknown name is a ConfigError
+    that names the registered ones."""
+    known = {a.name: a for a in _registry()}
+    if requested == "all":
+        return list(known)
+    chosen: set[str] = set()
+    for i, name in enumerate(requested):
+        if name not in known:
+            raise ConfigError(
+                label,
+                f"analyses[{i}]",
+                f"unknown analysis {name!r}; registered: {', '.join(known)} (or all)",
+            )
+        pending = [name]
+        while pending:
+            current = pending.pop()
+            if current not in chosen:
+                chosen.add(current)
+                pending.extend(known[current].needs)
+    return [name for name in known if name in chosen]
 
 
 def config_sections() -> list[str]:

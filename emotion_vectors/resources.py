@@ -74,7 +74,9 @@ def parameter_count(spec: ModelSpec) -> float | None:
 
 
 def bytes_per_parameter(spec: ModelSpec, gpus: int) -> int:
-    """The compute dtype's width; `auto` is bfloat16 on a GPU and float32 on the CPU."""
+    """The compute dtype's width; `auto` is bfloat16 on a GPU and counted as float32 on the
+    CPU: the host that sizes a job cannot tell whether the node's CPU has bfloat16 units
+    (models.dtype_choice), and a GGUF model is dequantised in float32 before any cast."""
     if spec.dtype == "auto":
         return 2 if gpus > 0 and spec.device != "cpu" else 4
     return BYTES_PER_PARAMETER[spec.dtype]

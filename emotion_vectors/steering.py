@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .architecture import architecture
+from .progress import progress
 
 log = logging.getLogger("emotion_vectors")
 
@@ -222,9 +223,8 @@ def replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
 
 
 def _log_softmax_of(model, hidden):
-    import torch
 
-    return torch.log_softmax(architecture(model).unembedding(hidden).float(), dim=-1)
+    return architecture(model).log_probs(hidden)
 
 
 def word_logprobs(
@@ -251,7 +251,8 @@ def word_logprobs(
     if prefix is not None and list(prefix.prompt_ids) != list(prompt_ids):
         raise ValueError("the prompt prefix was computed for another prompt")
     out: list[list[float]] = [[] for _ in range(n)]
-    for start in range(0, n, batch_size):
+    what = "unsteered" if deltas is None else f"steered at layer {layer}"
+    for start in progress(range(0, n, batch_size), f"steering: {n} conditions {what}, batches"):
         rows = list(range(start, min(n, start + batch_size)))
         ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
         ctx = contextlib.ExitStack()

@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 from .architecture import architecture
+from .progress import progress
 from .wording import find_forbidden, forbidden_pattern
 
 log = logging.getLogger("emotion_vectors")
@@ -325,7 +326,8 @@ def write_emotion(
     pending = list(requests)
     for attempt in range(1, settings.max_attempts + 1):
         still = []
-        for b in range(0, len(pending), settings.batch_size):
+        starts = range(0, len(pending), settings.batch_size)
+        for b in progress(starts, f"stories: {emotion}, attempt {attempt}, batches"):
             batch = pending[b : b + settings.batch_size]
             prompts, openings = _batch_prompts(tokenizer, batch, settings.sentences)
             t0, c0 = time.perf_counter(), time.process_time()

@@ -31,6 +31,13 @@ MODEL_HEAD = "models:\n  tiny:\n    source: hub:x/y\n    num_layers: 2\n"
 
 CASES = [
     Case("empty emotion list", {"emotions": []}, "emotions", "empty"),
+    Case(
+        "unknown analysis",
+        {"analyses": ["geometry", "valence"]},
+        "analyses[1]",
+        "unknown analysis 'valence'; registered: geometry, lens, steering",
+    ),
+    Case("empty analysis list", {"analyses": []}, "analyses", "is not accepted here"),
     Case("duplicate emotion", {"emotions": ["happy", "happy"]}, "emotions[1]", "duplicate"),
     Case(
         "path separator in a name",

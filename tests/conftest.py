@@ -14,9 +14,12 @@ __all__ = ["MODEL", "ROOT", "run_snakemake"]
 
 @pytest.fixture(scope="session")
 def smollm2():
-    """The embedded default model, loaded once for the whole test session."""
+    """The embedded default model, loaded once for the whole test session, in float32: the
+    unit tests check our maths against float32 references with tight tolerances, on any
+    CPU. `dtype: auto` (bfloat16 on CPUs with bfloat16 units) is what the workflow tests
+    run, and test_devices compares the two."""
     from emotion_vectors.config import read_models
     from emotion_vectors.models import load_model
 
     spec = read_models(ROOT / "config" / "models.yaml")[MODEL]
-    return load_model(spec, device="cpu")
+    return load_model(spec, device="cpu", dtype="float32")

@@ -26,8 +26,11 @@ def rule_environments() -> dict[str, dict[str, str | None]]:
     """{rule: {"env": path or None, "script": file name or None}} from workflow/rules/."""
     rules: dict[str, dict[str, str | None]] = {}
     for smk in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"^(?=(?:rule|checkpoint) \w+:)", smk.read_text(), flags=re.M):
-            head = re.match(r"(?:rule|checkpoint) (\w+):", block)
+        # A rule may sit indented under an `if` (model_analyses: only when an experiment
+        # is selected).
+        text = smk.read_text()
+        for block in re.split(r"^(?=[ \t]*(?:rule|checkpoint) \w+:)", text, flags=re.M):
+            head = re.match(r"[ \t]*(?:rule|checkpoint) (\w+):", block)
             if not head:
                 continue
             env = re.search(r"^\s+conda:\s*\n\s+\"([^\"]+)\"", block, re.M)

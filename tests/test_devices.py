@@ -4,6 +4,8 @@ activations are still stored as float32."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -13,6 +15,8 @@ from emotion_vectors.config import load_run_config, read_models
 from emotion_vectors.models import (
     ModelUnavailable,
     available_devices,
+    cpu_bfloat16_units,
+    dtype_choice,
     load_model,
     resolve_device,
     resolve_dtype,
@@ -22,7 +26,15 @@ from emotion_vectors.store import activation_table
 
 from .conftest import MODEL, ROOT
 
-CPU = {"cuda": False, "cuda_bf16": False, "mps": False, "mps_bf16": False, "cpu": True}
+CPU = {
+    "cuda": False,
+    "cuda_bf16": False,
+    "mps": False,
+    "mps_bf16": False,
+    "cpu": True,
+    "cpu_bf16": False,
+}
+BF16_CPU = {**CPU, "cpu_bf16": True}  # AMX-BF16 or AVX-512-BF16
 AMPERE = {**CPU, "cuda": True, "cuda_bf16": True}
 VOLTA = {**CPU, "cuda": True, "cuda_bf16": False}  # a GPU without native bfloat16
 MAC = {**CPU, "mps": True, "mps_bf16": True}
@@ -43,7 +55,8 @@ def test_auto_device_prefers_cuda_then_mps_then_cpu():
 @pytest.mark.parametrize(
     ("device", "available", "expected"),
     [
-        ("cpu", CPU, "float32"),
+        ("cpu", CPU, "float32"),  # emulated bfloat16 is no faster: stay exact
+        ("cpu", BF16_CPU, "bfloat16"),
         ("cuda", AMPERE, "bfloat16"),
         ("cuda", VOLTA, "float32"),  # float16 would overflow in some models: stay exact
         ("mps", MAC, "float32"),  # the documented choice: small models, CPU-identical maths
@@ -52,6 +65,36 @@ def test_auto_device_prefers_cuda_then_mps_then_cpu():
 )
 def test_auto_dtype_per_device(device, available, expected):
     assert resolve_dtype("auto", device, available) == expected
+
+
+def test_the_log_says_why_each_dtype_was_chosen():
+    assert dtype_choice("auto", "cpu", CPU) == (
+        "float32",
+        "auto: the CPU has no bfloat16 matrix instructions (AMX, AVX-512-BF16)",
+    )
+    dtype, why = dtype_choice("auto", "cpu", BF16_CPU)
+    assert dtype == "bfloat16" and why.startswith("auto: the CPU has ")
+    assert dtype_choice("float32", "cpu", BF16_CPU) == ("float32", "requested")
+    assert dtype_choice("bfloat16", "cpu", CPU) == ("bfloat16", "requested")
+    assert dtype_choice("auto", "cuda", VOLTA)[1] == "auto: this cuda device has no native bfloat16"
+
+
+def test_the_cpu_bfloat16_probe_matches_the_kernel_s_cpu_flags():
+    """Where /proc/cpuinfo exists, PyTorch's probe agrees with the flags the kernel reports
+    (amx_bf16 first, then avx512_bf16)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo on this system")
+    flags = set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            flags |= set(line.split(":", 1)[1].split())
+    expected = (
+        "AMX-BF16" if "amx_bf16" in flags else "AVX-512-BF16" if "avx512_bf16" in flags else ""
+    )
+    assert cpu_bfloat16_units() == expected
+    assert available_devices()["cpu_bf16"] == bool(expected)
+    assert resolve_dtype("auto", "cpu") == ("bfloat16" if expected else "float32")
 
 
 def test_explicit_dtypes_where_the_device_runs_them():
@@ -87,8 +130,10 @@ def test_run_wide_override_from_the_command_line():
 def test_cache_keys_follow_the_resolved_dtype():
     from emotion_vectors.models import activation_cache_dtype
 
-    # float32 keeps the key name of existing caches; bfloat16 gets its own entries.
-    assert activation_cache_dtype("auto", "cpu") == "auto"
+    # float32 keeps the key name of existing caches; bfloat16 gets its own entries, and
+    # `auto` is keyed by what it resolves to on this CPU.
+    auto = "bfloat16" if available_devices()["cpu_bf16"] else "auto"
+    assert activation_cache_dtype("auto", "cpu") == auto
     assert activation_cache_dtype("float32", "cpu") == "auto"
     assert activation_cache_dtype("bfloat16", "cpu") == "bfloat16"
 
@@ -118,3 +163,27 @@ def test_bfloat16_extraction_is_stored_as_float32(smollm2):
     table = activation_table(["p1", "p2"], low.n_tokens, low.pooled, {"dtype": half.dtype})
     for layer in layers:
         assert table.schema.field(f"layer_{layer}").type == pa.list_(pa.float32(), 576)
+
+
+@pytest.mark.slow
+def test_a_bfloat16_model_s_log_probabilities_are_read_out_in_float32(smollm2):
+    """The LM head of a bfloat16 model rounds its logits to 8 significant bits; the readout
+    the steering and preference experiments compare is computed in float32 instead, and a
+    float32 model's readout is its own head."""
+    import torch
+
+    from emotion_vectors.architecture import architecture
+
+    spec = read_models(ROOT / "config" / "models.yaml")[MODEL]
+    half = load_model(spec, device="cpu", dtype="bfloat16")
+    hidden = torch.randn(3, 576, generator=torch.Generator().manual_seed(0)).to(torch.bfloat16)
+    logp = architecture(half.model).log_probs(hidden)
+    assert logp.dtype == torch.float32
+    head = half.model.get_output_embeddings().weight.float()
+    expected = torch.log_softmax(hidden.float() @ head.T, dim=-1)
+    torch.testing.assert_close(logp, expected, rtol=1e-5, atol=1e-4)
+    rounded = torch.log_softmax(half.model.get_output_embeddings()(hidden).float(), dim=-1)
+    assert (rounded - expected).abs().max() > 1e-3  # what bfloat16 logits would have cost
+    full = architecture(smollm2.model).log_probs(hidden.float())
+    plain = torch.log_softmax(smollm2.model.get_output_embeddings()(hidden.float()), dim=-1)
+    torch.testing.assert_close(full, plain, rtol=0, atol=0)

@@ -24,6 +24,7 @@ from emotion_vectors.export import (
     write_control_vector,
 )
 from emotion_vectors.layout import Layout
+from emotion_vectors.models import resolve_dtype
 from emotion_vectors.store import read_vector_matrix
 
 from .conftest import MODEL, run_snakemake
@@ -146,14 +147,16 @@ def test_snakemake_export_writes_one_file_per_emotion(exported):
     assert manifest["layers"] == list(range(2, N_LAYERS + 1))
     assert manifest["not_exported"] == [1]
     assert manifest["llama_cpp_index"]["20"] == 19
-    assert manifest["dtype"] == "float32" and manifest["device"] == "cpu"
+    # The compute dtype `auto` resolved to on this CPU is what the provenance records.
+    assert manifest["dtype"] == resolve_dtype("auto", "cpu") and manifest["device"] == "cpu"
     norms = json.loads(Path(Layout(exported).residual_norms(MODEL)).read_text())["mean_norm"]
     for emotion in EMOTIONS:
         full = read_control_vector(Layout(exported).control_vector(MODEL, emotion))
         assert full.model_hint == MODEL and full.n_embd == WIDTH
         assert sorted(full.directions) == list(range(1, N_LAYERS))
         assert full.layer_count == N_LAYERS - 1
-        assert full.metadata["emotion"] == emotion and full.metadata["dtype"] == "float32"
+        assert full.metadata["emotion"] == emotion
+        assert full.metadata["dtype"] == manifest["dtype"]
         for layer in (2, ANALYSIS, N_LAYERS):
             d = full.directions[layer - 1]
             # direction.(L-1) is our layer L's denoised vector at layer L's residual norm.

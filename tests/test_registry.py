@@ -39,6 +39,22 @@ def test_model_experiments_run_in_registry_order():
     assert names.index("steering") < names.index("steering_controls")
 
 
+def test_selecting_analyses_brings_what_they_build_on_in_registry_order():
+    names = [a.name for a in ANALYSES]
+    assert registry.select("all", "c.yaml") == names
+    assert registry.select(["steering_controls", "geometry"], "c.yaml") == [
+        "geometry",
+        "steering",
+        "steering_controls",
+    ]
+    assert [a.name for a in registry.model_experiments(["geometry", "lens"])] == ["lens"]
+    with pytest.raises(ConfigError, match=r"c.yaml: analyses\[0\]: unknown analysis 'pca'"):
+        registry.select(["pca"], "c.yaml")
+    run = load_run_config({"analyses": ["steering_controls"], "emotions": ["calm", "sad"]})
+    assert run.analyses == ["steering", "steering_controls"]
+    assert load_run_config({"emotions": ["calm"]}).analyses == names
+
+
 def test_every_config_section_comes_from_the_registry(tmp_path):
     run = load_run_config({})
     for section in registry.config_sections():

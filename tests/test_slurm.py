@@ -101,6 +101,7 @@ def _config(workdir: Path) -> str:
                 "models_file": str(workdir / "models.yaml"),
                 "emotions": EMOTIONS,
                 "layers": LAYERS,
+                "dtype": "float32",  # compared bit for bit: README, Devices and precision
             }
         )
     )

@@ -24,7 +24,9 @@ LAYERS = [5, 20]
 
 def _config(workdir, emotions):
     path = workdir / "test-config.yaml"
-    path.write_text(yaml.safe_dump({"emotions": emotions, "layers": LAYERS}))
+    # float32: runs are compared bit for bit; bfloat16 on the CPU is not bit-reproducible
+    # between runs (README, "Devices and precision").
+    path.write_text(yaml.safe_dump({"emotions": emotions, "layers": LAYERS, "dtype": "float32"}))
     return str(path)
 
 
@@ -151,6 +153,30 @@ def test_too_few_emotions_for_the_analyses_stop_the_default_target_only(tmp_path
     assert not (tmp_path / "results").exists()
     planned = run_snakemake(tmp_path, "vectors", "-n", "--configfile", str(cfg))
     assert "extract_activations" in planned.stdout
+
+
+def test_the_analyses_key_selects_what_runs_and_what_is_summarised(tmp_path):
+    """`analyses: [steering_controls]` runs the vectors, steering (which the controls build
+    on) and its controls, nothing else; summary.json holds their numbers only. A run that
+    selects no model experiment plans no model job at all."""
+    cfg = tmp_path / "some.yaml"
+    cfg.write_text(
+        "emotions: [happy, sad, calm, afraid]\nlayers: [5, 20]\nanalyses: [steering_controls]\n"
+    )
+    proc = run_snakemake(tmp_path, "--configfile", str(cfg))
+    layout = Layout(tmp_path / "results")
+    summary = json.loads(Path(layout.summary(MODEL)).read_text())
+    assert "self_steering_median" in summary and "valence_r" not in summary
+    assert Path(layout.output("steering_controls", "json", MODEL)).exists()
+    for absent in ("lens", "geometry", "preference", "traces"):
+        assert not Path(layout.output(absent, "json", MODEL)).parent.exists(), absent
+    log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
+    assert "steering_controls" in log and "lens" not in log
+    assert "rule trace_texts" not in proc.stdout + proc.stderr
+    cfg.write_text("emotions: [happy, sad, calm, afraid]\nlayers: [5, 20]\nanalyses: [geometry]\n")
+    planned = run_snakemake(tmp_path, "-n", "--configfile", str(cfg))
+    assert "geometry_tables" in planned.stdout
+    assert "model_analyses" not in planned.stdout and "residual_norms" not in planned.stdout
 
 
 def test_a_truncated_activation_file_is_recomputed_alone(incremental, tmp_path):

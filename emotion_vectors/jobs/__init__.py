@@ -17,15 +17,18 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def logging_to(path: str | Path | None) -> Iterator[None]:
-    """Send this job's log records and stderr (tqdm, warnings, tracebacks) to its log file."""
+    """Send this job's log records and stderr (tqdm, warnings, tracebacks) to its log file;
+    progress lines (emotion_vectors.progress) also reach the terminal."""
     from ..config import ConfigError
     from ..models import ModelUnavailable
+    from ..progress import echoing_to
 
     if path is None:
         yield
         return
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", buffering=1) as fh:
+    # echoing_to takes sys.stderr before it is replaced: the user's terminal.
+    with open(path, "w", buffering=1) as fh, echoing_to(sys.stderr, job_name(path)):
         old = sys.stderr
         sys.stderr = fh
         handler = logging.StreamHandler(fh)
@@ -53,3 +56,12 @@ def logging_to(path: str | Path | None) -> Iterator[None]:
         finally:
             root.removeHandler(handler)
             sys.stderr = old
+
+
+def job_name(log_path: str | Path) -> str:
+    """A job's short name from its log file: results/logs/<model>/<corpus>/<rule>.log
+    gives <model>/<corpus>/<rule>."""
+    parts = Path(log_path).with_suffix("").parts
+    if "logs" in parts[:-1]:
+        return "/".join(parts[len(parts) - parts[::-1].index("logs") :])
+    return parts[-1]

@@ -22,6 +22,7 @@ from ..config import ModelSpec, emotion_from_slug
 from ..integrity import published_records, usable_entry, write_sidecar
 from ..models import load_for_job, model_fingerprint
 from ..pooling import Pooling
+from ..progress import progress
 from ..store import (
     activation_table,
     link_or_copy,
@@ -200,50 +201,44 @@ def _load(spec: ModelSpec, threads: int, stats: dict):
 
 def _pool_groups(loaded, layers, pool, todo, cache_dir, fingerprint, stats) -> None:
     """Pool every group of `todo` into the cache, one group at a time."""
-    from tqdm import tqdm
-
     from ..activations import extract
 
     versions = _versions()
     t1 = time.perf_counter()
     total = sum(len(g.ids) for g in todo)
-    with tqdm(
-        total=total, desc=f"{loaded.spec.key} passages", unit="passage", mininterval=2
-    ) as bar:
 
-        def on_batch(n_passages: int, n_tokens: int) -> None:
-            bar.update(n_passages)
-            stats["tokens_forwarded"] += n_tokens
+    def on_batch(n_passages: int, n_tokens: int) -> None:
+        stats["tokens_forwarded"] += n_tokens
 
-        # One group (emotion) at a time, written to the cache as soon as it is done: a run
-        # killed half-way keeps every finished emotion, and batches never mix emotions, so
-        # an emotion's numbers do not depend on which other emotions were computed with it.
-        prefixes: dict = {}  # each template's shared prefix, forwarded once per job
-        for g in todo:
-            result = extract(
-                loaded.model,
-                loaded.tokenizer,
-                g.texts,
-                layers,
-                pool,
-                g.from_chars,
-                on_batch,
-                g.shared_until,
-                prefixes,
-            )
-            meta = {
-                "group": g.name,
-                "cache_key": g.key,
-                **fingerprint,
-                "pooling": pool.fingerprint(),
-                "sinks": {str(k): v for k, v in result.sinks.items()},
-                "model": loaded.spec.key,
-                "device": loaded.device,
-                "dtype": loaded.dtype,
-                "versions": versions,
-            }
-            table = activation_table(g.ids, result.n_tokens, result.pooled, meta)
-            _write_entry(table, cache_dir / f"{g.key}.parquet")
+    # One group (emotion) at a time, written to the cache as soon as it is done: a run
+    # killed half-way keeps every finished emotion, and batches never mix emotions, so
+    # an emotion's numbers do not depend on which other emotions were computed with it.
+    prefixes: dict = {}  # each template's shared prefix, forwarded once per job
+    for g in progress(todo, f"extraction of {total} passages: groups"):
+        result = extract(
+            loaded.model,
+            loaded.tokenizer,
+            g.texts,
+            layers,
+            pool,
+            g.from_chars,
+            on_batch,
+            g.shared_until,
+            prefixes,
+        )
+        meta = {
+            "group": g.name,
+            "cache_key": g.key,
+            **fingerprint,
+            "pooling": pool.fingerprint(),
+            "sinks": {str(k): v for k, v in result.sinks.items()},
+            "model": loaded.spec.key,
+            "device": loaded.device,
+            "dtype": loaded.dtype,
+            "versions": versions,
+        }
+        table = activation_table(g.ids, result.n_tokens, result.pooled, meta)
+        _write_entry(table, cache_dir / f"{g.key}.parquet")
     stats["shared_prefixes"] = len(prefixes)
     stats["forward_seconds"] = round(time.perf_counter() - t1, 3)
     if stats["forward_seconds"] > 0:

@@ -74,7 +74,10 @@ def scenario_activations(
     t0 = time.perf_counter()
     loaded = load_for_job(model, threads)
     pool = Pooling(**pooling)
-    result = extract(loaded.model, loaded.tokenizer, df["text"].tolist(), [0, *layers], pool)
+    result = extract(
+        loaded.model, loaded.tokenizer, df["text"].tolist(), [0, *layers], pool,
+        label=f"scenarios: {len(df)} passages, batches",
+    )  # fmt: skip
     meta = {
         "model": loaded.spec.key,
         "scenarios": str(scenarios),

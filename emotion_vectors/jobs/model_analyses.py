@@ -95,9 +95,11 @@ def run_model_analyses(
     outputs: Mapping[str, str],
     caches: Mapping[str, str],
     threads: int = 1,
+    experiments: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    """Every registered model experiment of one (model, corpus), over one model load.
-    `settings`: {config section: its settings}; `outputs`: the rule's named outputs."""
+    """The registered model experiments of one (model, corpus), over one model load: those
+    named in `experiments` (config `analyses`), or all. `settings`: {config section: its
+    settings}; `outputs`: the rule's named outputs."""
     started = time.perf_counter()
     loaded = load_for_job(model, threads)
     timings = {"load": time.perf_counter() - started}
@@ -106,7 +108,7 @@ def run_model_analyses(
         loaded, corpus, analysis_layer, list(layers), vector_file, norms, caches, settings
     )
     job.norms_with_sinks = read_norms(norms_file, "mean_norm_with_sinks")
-    for analysis in registry.model_experiments():
+    for analysis in registry.model_experiments(experiments):
         t0 = time.perf_counter()
         files = {key: outputs[output_name(analysis.name, key)] for key in analysis.outputs}
         analysis.function("run")(job, settings[analysis.section], files)

@@ -52,7 +52,8 @@ log = logging.getLogger("emotion_vectors")
 # bars; the headline intervals use `preference.bootstrap` replicates over activities).
 SE_REPLICATES = 200
 # Bump when the cached comparisons would be computed differently from the same inputs.
-CACHE_FORMAT = 1
+# 2: the LM head is read out in float32 whatever the model dtype (Architecture.log_probs).
+CACHE_FORMAT = 2
 
 
 @dataclass
@@ -88,7 +89,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     # the emotion directions' steered passes.
     control = _vector_free_part(job, settings, scoring, design.steered, deltas[k:])
     d = control["unsteered"]
-    emotion_rows = _score(scoring, design.steered, deltas[:k])[1:]
+    emotion_rows = _score(scoring, design.steered, deltas[:k], "emotion directions")[1:]
     d_steered = np.vstack([d[design.steered], emotion_rows, control["random"]])
     t_forward = time.perf_counter() - t0
 
@@ -250,11 +251,14 @@ def _shift_summary(shifts: pd.DataFrame, k: int) -> dict:
     }
 
 
-def _score(scoring: Mapping, rows: list[int], deltas: np.ndarray | None) -> np.ndarray:
-    """choice_logodds of the prompts `rows`: [1 + len(deltas), rows]."""
+def _score(scoring: Mapping, rows: list[int], deltas: np.ndarray | None, what: str) -> np.ndarray:
+    """choice_logodds of the prompts `rows`: [1 + len(deltas), rows]; `what` for its
+    progress line."""
+    label = f" x {len(deltas)} {what}" if deltas is not None else f", {what}"
     return choice_logodds(
         scoring["model"], [scoring["prompts"][k] for k in rows], scoring["prefixes"],
         scoring["answers"], scoring["pad_id"], scoring["layer"], deltas, scoring["batch_size"],
+        f"preference: {len(rows)} prompts{label}",
     )  # fmt: skip
 
 
@@ -293,11 +297,11 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
             "means": np.array(arrays["means"]).reshape(-1, width),
         }
     d = np.zeros(len(prompts))
-    random = _score(scoring, steered, random_deltas)
+    random = _score(scoring, steered, random_deltas, "random directions")
     d[steered] = random[0]
     rest = sorted(set(range(len(prompts))) - set(steered))
     if rest:
-        d[rest] = _score(scoring, rest, None)[0]
+        d[rest] = _score(scoring, rest, None, "unsteered")[0]
     n = 1 + max(p.first for p in prompts)
     means = option_means(prompts, scoring["prefixes"], n, job.settings["sink_ratio"])
     out = {"unsteered": d, "random": random[1:], "means": means}

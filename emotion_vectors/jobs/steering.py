@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..progress import progress
 from ..render.steering import (
     generations_html,
     plot_cross,
@@ -150,7 +151,7 @@ def layer_sweep(job, session: SteeringSession, settings: Mapping, outputs: Mappi
     """The self effect of the cross emotions, steered at each layer of the sweep in turn."""
     strength = float(settings["strength"])
     rows = []
-    for layer in sweep_layers(job, settings["layer_stride"]):
+    for layer in progress(sweep_layers(job, settings["layer_stride"]), "steering: layer sweep"):
         vectors = job.vectors(layer)
         chosen = [e for e in settings["cross_emotions"] if e in vectors]
         run = SteeringRun(layer, chosen, [strength] * len(chosen), [[e] for e in chosen])

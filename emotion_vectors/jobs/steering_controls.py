@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from ..architecture import architecture
 from ..models import model_fingerprint
+from ..progress import progress
 from ..render.steering_controls import plot_controls
 from ..report import MOST
 from ..steering import SteeringRun, SteeringSession
@@ -26,7 +27,8 @@ from .steering import session_of, sweep_layers
 
 log = logging.getLogger("emotion_vectors")
 
-NULL_FORMAT = 1
+# 2: the LM head is read out in float32 whatever the model dtype (Architecture.log_probs).
+NULL_FORMAT = 2
 
 
 def random_effects(
@@ -102,7 +104,8 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     )  # fmt: skip
     words.sort_values("p").to_csv(outputs["words"], index=False)
     sweep, nulls = [], [null]
-    for layer in sweep_layers(job, steering["layer_stride"]):
+    swept = sweep_layers(job, steering["layer_stride"])
+    for layer in progress(swept, "steering controls: layer sweep"):
         table, layer_null = layer_controls(
             job, session, layer, steering["cross_emotions"], settings["sweep_random_directions"],
             seed, strength,

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from ..config import ModelSpec
 from ..models import load_for_job
+from ..progress import progress
 from ..store import link_or_copy, write_json_atomic, write_parquet_atomic
 from ..stories import Throughput, WriterSettings, story_cache_key, write_emotion
 
@@ -64,35 +65,30 @@ def write_story_passages(
 
 def _write(spec, settings, todo, keys, cache_dir, threads, stats, per_emotion, throughput):
     """Load the writer and write every emotion of `todo` into the cache."""
-    from tqdm import tqdm
-
     t0 = time.perf_counter()
     loaded = load_for_job(spec, threads)
     stats["model_load_seconds"] = round(time.perf_counter() - t0, 3)
     stats["device"] = loaded.device
-    per = len(settings.topics) * settings.stories_per_topic
-    with tqdm(
-        total=len(todo) * per, desc=f"{spec.key} stories", unit="story", mininterval=5
-    ) as bar:
-        for emotion in todo:
-            df, emotion_stats = write_emotion(
-                loaded.model, loaded.tokenizer, emotion, settings, throughput, bar.update
+    # One progress line over the emotions; write_emotion reports its batches.
+    for emotion in progress(todo, f"{spec.key} stories: emotions"):
+        df, emotion_stats = write_emotion(
+            loaded.model, loaded.tokenizer, emotion, settings, throughput
+        )
+        per_emotion[emotion] = emotion_stats
+        log.info(
+            "%s: %d of %d stories accepted, rejection rate %.0f%% %s",
+            emotion,
+            emotion_stats["accepted"],
+            emotion_stats["requested"],
+            100 * emotion_stats["rejection_rate"],
+            emotion_stats["forbidden_words_found"] or "",
+        )
+        if df.empty:
+            raise RuntimeError(
+                f"writer {spec.key!r} produced no acceptable story for {emotion!r} in "
+                f"{settings.max_attempts} attempts; raise stories.max_attempts"
             )
-            per_emotion[emotion] = emotion_stats
-            log.info(
-                "%s: %d of %d stories accepted, rejection rate %.0f%% %s",
-                emotion,
-                emotion_stats["accepted"],
-                emotion_stats["requested"],
-                100 * emotion_stats["rejection_rate"],
-                emotion_stats["forbidden_words_found"] or "",
-            )
-            if df.empty:
-                raise RuntimeError(
-                    f"writer {spec.key!r} produced no acceptable story for {emotion!r} in "
-                    f"{settings.max_attempts} attempts; raise stories.max_attempts"
-                )
-            meta = {"writer": spec.key, "emotion": emotion, "stats": emotion_stats}
-            table = pa.Table.from_pandas(df, preserve_index=False)
-            table = table.replace_schema_metadata({b"emotion_vectors": json.dumps(meta).encode()})
-            write_parquet_atomic(table, cache_dir / f"{keys[emotion]}.parquet")
+        meta = {"writer": spec.key, "emotion": emotion, "stats": emotion_stats}
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        table = table.replace_schema_metadata({b"emotion_vectors": json.dumps(meta).encode()})
+        write_parquet_atomic(table, cache_dir / f"{keys[emotion]}.parquet")

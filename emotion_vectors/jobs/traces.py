@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..inputs import read_text_file
 from ..models import load_for_job
+from ..progress import progress
 from ..render.traces import index_page, trace_page
 from ..store import read_activation_matrix, read_vector_layers, read_vectors, write_json_atomic
 from ..traces import (
@@ -56,7 +57,8 @@ def trace_texts(
     reference = neutral_reference(neutral_file, layer)
     summary: dict = {"model": loaded.spec.key, "corpus": corpus, "layer": layer,
                      "emotions": list(vectors), "texts": {}}  # fmt: skip
-    for (name, path), page, table in zip(texts.items(), pages, tables, strict=True):
+    each = zip(texts.items(), pages, tables, strict=True)
+    for (name, path), page, table in progress(each, "traces: texts", total=len(texts)):
         source = read_text_file(path)
         sections = [
             ("as written", trace_frame(loaded, source, vectors, reference, layer, sink_ratio))

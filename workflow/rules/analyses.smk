@@ -4,7 +4,7 @@
 # work (emotion_vectors/jobs/model_analyses.py). Adding an emotion changes every vector, so
 # they rerun together in any case; changing a setting of one of them reruns this one job.
 
-MODEL_EXPERIMENTS = registry.model_experiments()
+MODEL_EXPERIMENTS = registry.model_experiments(RUN.analyses)
 # The config sections the experiments read, the word forms the lens scores against, and
 # the sink rule (positions left out of the preference experiment's means).
 MODEL_SETTINGS = {
@@ -14,37 +14,42 @@ MODEL_SETTINGS = {
 }
 
 
-rule model_analyses:
-    input:
-        vectors=rules.emotion_vectors.output.vectors,
-        norms=rules.residual_norms.output[0],
-        word_forms=RUN.settings["word_forms"],
-        # Files the experiments' settings name (emotion lists, ...): a change reruns them.
-        settings_files=[
-            f for a in MODEL_EXPERIMENTS for f in RUN.section_files[a.section]
-        ],
-    output:
-        **{
-            output_name(a.name, key): analysis_output(a.name, key)
-            for a in MODEL_EXPERIMENTS
-            for key in a.outputs
-        },
-    log:
-        LAYOUT.log("{model}", "{corpus}", "model_analyses"),
-    conda:
-        "../envs/model.yaml"
-    threads: model_threads
-    resources:
-        **MODEL_RESOURCES,
-    params:
-        model=lambda w: model_params(w.model),
-        layers=lambda w: RUN.layers[w.model],
-        analysis_layer=analysis_layer,
-        settings=MODEL_SETTINGS,
-        caches=lambda w: {
-            kind: LAYOUT.cache(w.model, kind)
-            for a in MODEL_EXPERIMENTS
-            for kind in a.caches
-        },
-    script:
-        "../scripts/model_analyses.py"
+# Only when config `analyses` selects a model experiment. Selecting another one later
+# reruns this job (its outputs change); the experiments' caches keep that rerun short.
+if MODEL_EXPERIMENTS:
+
+    rule model_analyses:
+        input:
+            vectors=rules.emotion_vectors.output.vectors,
+            norms=rules.residual_norms.output[0],
+            word_forms=RUN.settings["word_forms"],
+            # Files the experiments' settings name (emotion lists, ...): a change reruns them.
+            settings_files=[
+                f for a in MODEL_EXPERIMENTS for f in RUN.section_files[a.section]
+            ],
+        output:
+            **{
+                output_name(a.name, key): analysis_output(a.name, key)
+                for a in MODEL_EXPERIMENTS
+                for key in a.outputs
+            },
+        log:
+            LAYOUT.log("{model}", "{corpus}", "model_analyses"),
+        conda:
+            "../envs/model.yaml"
+        threads: model_threads
+        resources:
+            **MODEL_RESOURCES,
+        params:
+            model=lambda w: model_params(w.model),
+            layers=lambda w: RUN.layers[w.model],
+            analysis_layer=analysis_layer,
+            experiments=[a.name for a in MODEL_EXPERIMENTS],
+            settings=MODEL_SETTINGS,
+            caches=lambda w: {
+                kind: LAYOUT.cache(w.model, kind)
+                for a in MODEL_EXPERIMENTS
+                for kind in a.caches
+            },
+        script:
+            "../scripts/model_analyses.py"

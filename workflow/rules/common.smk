@@ -127,8 +127,18 @@ def settings_of(analysis):
 
 
 # Targets beyond the registered ones (a figure across models, files named by layer): each
-# rule file may register a function (model, corpus) -> [paths] here.
-EXTRA_TARGETS = []
+# rule file may register a function (model, corpus) -> [paths] here, under the analysis it
+# belongs to (None: every run), so the default target follows config `analyses`.
+EXTRA_TARGETS = {}
+
+
+def extra_targets(analysis, targets_of):
+    EXTRA_TARGETS.setdefault(analysis, []).append(targets_of)
+
+
+def selected(name):
+    """Whether the run builds the registered analysis `name` (config `analyses`)."""
+    return name in RUN.analyses
 
 
 def extraction_targets(model, corpus):
@@ -177,7 +187,8 @@ def all_targets(wildcards=None):
     too few emotions for the analyses stops here, before any job, only when the analyses
     are asked for: `snakemake vectors` or `export` need no minimum."""
     needed = settings_of("geometry")["pca_components"] + 1
-    if len(RUN.emotions) < needed:
+    pca_based = selected("geometry") or selected("uncertainty")
+    if pca_based and len(RUN.emotions) < needed:
         raise WorkflowError(
             f"emotion-vectors: configuration error: {CONFIG_LABEL}: emotions: "
             f"{len(RUN.emotions)} emotions; the analyses compare emotions and need at least "
@@ -187,13 +198,15 @@ def all_targets(wildcards=None):
     targets = vector_targets()
     for model in RUN.models:
         for corpus in CORPORA:
-            for entry in registry.analyses():
+            for name in RUN.analyses:
                 targets += [
-                    LAYOUT.output(entry.name, key, model, corpus)
-                    for key in entry.targets()
+                    LAYOUT.output(name, key, model, corpus)
+                    for key in registry.analysis(name).targets()
                 ]
-            for targets_of in EXTRA_TARGETS:
-                targets += targets_of(model, corpus)
+            for analysis, functions in EXTRA_TARGETS.items():
+                if analysis is None or selected(analysis):
+                    for targets_of in functions:
+                        targets += targets_of(model, corpus)
     return list(dict.fromkeys(targets))
 
 
@@ -222,8 +235,8 @@ def analysis_layer_files(model, corpus):
     return [LAYOUT.control_vector(model, e, corpus, layer) for e in RUN.emotions]
 
 
-# Analyses whose headline numbers enter summary.json.
-HEADLINED = [a for a in registry.analyses() if a.headline]
+# Analyses of this run whose headline numbers enter summary.json.
+HEADLINED = [a for a in registry.analyses() if a.headline and selected(a.name)]
 
 
 def summary_inputs(wildcards):

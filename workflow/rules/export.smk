@@ -6,7 +6,7 @@
 # the hubs (emotion_vectors/interop.py). No model load.
 
 
-EXTRA_TARGETS.append(analysis_layer_files)
+extra_targets("export", analysis_layer_files)
 
 EXPORT_INPUTS = {
     "vectors": rules.emotion_vectors.output.vectors,

@@ -13,14 +13,15 @@ GEOMETRY_ACROSS = {
     for key in ("csv", "json", "png")
 }
 
-EXTRA_TARGETS.append(
+extra_targets(
+    "geometry",
     lambda model, corpus: [GEOMETRY_COMPARISON.format(corpus=corpus)]
     + ([GEOMETRY_ACROSS["png"].format(corpus=corpus)] if len(RUN.models) > 1 else [])
     + (
         [LAYOUT.output("geometry", "cosine_subset_png", model, corpus)]
         if GEOMETRY_HAS_SUBSET
         else []
-    )
+    ),
 )
 
 

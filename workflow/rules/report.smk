@@ -39,10 +39,11 @@ rule comparison:
         "../scripts/write_comparison.py"
 
 
-EXTRA_TARGETS.append(
+extra_targets(
+    None,
     lambda model, corpus: [
         LAYOUT.summary(model),
         LAYOUT.comparison("summary.csv"),
         LAYOUT.comparison("summary.html"),
-    ]
+    ],
 )

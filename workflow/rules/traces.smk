@@ -30,4 +30,4 @@ rule trace_texts:
         "../scripts/trace_texts.py"
 
 
-EXTRA_TARGETS.append(trace_targets)
+extra_targets("traces", trace_targets)

@@ -10,6 +10,7 @@ with logging_to(snakemake.log[0]):
         vector_file=snakemake.input.vectors,
         norms_file=snakemake.input.norms,
         settings=snakemake.params.settings,
+        experiments=snakemake.params.experiments,
         outputs=dict(snakemake.output.items()),
         caches=snakemake.params.caches,
         threads=snakemake.threads,
