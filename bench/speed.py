@@ -6,6 +6,10 @@ its own measures.
 
     python bench/speed.py precision --model smollm2-135m-instruct   # ~8 min
     python bench/speed.py precision --model qwen2.5-coder-1.5b-instruct   # ~45 min
+    python bench/speed.py precision --model qwen2.5-coder-1.5b-instruct --only bfloat16
+    python bench/speed.py precision --model qwen2.5-coder-1.5b-instruct \
+        --against docs/findings/qwen2.5-coder-1.5b-instruct.summary.json   # vs a committed run
+    python bench/speed.py centring       # neutral vs mean centring, on the float32 run
     python bench/speed.py quick          # 4 emotions, geometry + steering, ~1 min
     python bench/speed.py add-one        # 30 seed emotions, then one more, ~5 min
     python bench/speed.py render         # bench/speed.json -> bench/RESULTS.md
@@ -171,7 +175,10 @@ def headline_agreement(reference: Mapping, other: Mapping) -> list[dict]:
                 "float32": holds_a.get(name),
                 "bfloat16": holds_b.get(name),
                 "inside": None,
-                "verdicts": holds_a.get(name) == holds_b.get(name),
+                # None where one run has no such verdict (an analysis it did not run).
+                "verdicts": None
+                if None in (holds_a.get(name), holds_b.get(name))
+                else holds_a.get(name) == holds_b.get(name),
             }
         )
     return rows
@@ -222,6 +229,30 @@ def precision(model: str, reuse: bool, only: str | None = None) -> dict | None:
         "vectors": vector_agreement(dirs["float32"], dirs["bfloat16"], model, layer),
         "headlines": headline_agreement(summaries["float32"], summaries["bfloat16"]),
         "dtypes": {d: s.get("dtype") for d, s in summaries.items()},
+    }
+
+
+def precision_against_snapshot(model: str, snapshot: Path, seed_scale: Path) -> dict:
+    """The bfloat16 study of `model` (run by `precision --only bfloat16`) against a committed
+    float32 summary.json (docs/findings/) and that float32 run's timing (bench/seed-scale.json):
+    for a model whose float32 study takes longer than a session affords. The float32 numbers
+    then come from an earlier run, possibly of older code and another machine: said so."""
+    workdir = WORK / "precision" / model / "bfloat16"
+    run = json.loads((workdir / "timing.json").read_text())
+    bf16 = json.loads(Path(Layout(workdir / "results").summary(model)).read_text())
+    ref = json.loads(snapshot.read_text())
+    timing = json.loads(seed_scale.read_text()) if seed_scale.exists() else {}
+    f32 = {"wall_s": timing.get("wall_s"), "machine": timing.get("machine"),
+           "date": timing.get("date")}  # fmt: skip
+    return {
+        "model": model,
+        "date": time.strftime("%Y-%m-%d"),
+        "reference": {"summary": str(snapshot.relative_to(ROOT)), **f32},
+        "runs": {"float32": f32, "bfloat16": run},
+        "ratio": round(run["wall_s"] / f32["wall_s"], 3) if f32["wall_s"] else None,
+        "vectors": None,
+        "headlines": headline_agreement(ref, bf16),
+        "dtypes": {"float32": ref.get("dtype"), "bfloat16": bf16.get("dtype")},
     }
 
 
@@ -399,9 +430,28 @@ def precision_rows(p: Mapping) -> list[str]:
             b16 <= limit,
             f"**{b16 / 60:.1f} min** (float32 {f32 / 60:.1f} min, {p['ratio']:.2f}×)",
         )
-    v = p["vectors"]["denoised"]
     outside = [r["measure"] for r in p["headlines"] if r["inside"] is False]
     flipped = [r["measure"] for r in p["headlines"] if r["verdicts"] is False]
+    headline_row = (
+        f"| bf16 | ... headline numbers inside their float32 95 % interval; verdicts unchanged "
+        f"| all | {len(outside)} outside{': ' + ', '.join(outside) if outside else ''}; "
+        f"{len(flipped)} verdicts changed{': ' + ', '.join(flipped) if flipped else ''} | "
+        f"**{'met' if not outside and not flipped else 'not met'}** |"
+    )
+    if p.get("reference"):
+        ref = p["reference"]
+        return [
+            f"| bf16 | {what}, {model}, bfloat16 (`dtype: auto` here), from a clean `results/`; "
+            f"float32: the committed study of {ref['date']} ({ref['machine']}) | {target} | "
+            f"**{b16 / 60:.1f} min** (float32 then {f32 / 60:.1f} min) | "
+            f"**{'met' if limit is None or b16 <= limit else 'not met'}** |",
+            "| bf16 | ... vectors vs float32 | – | not measured: no float32 vectors of this "
+            "model in this session (its float32 study takes 35 min) | – |",
+            headline_row.replace(
+                "float32 95 % interval", f"float32 95 % interval ({ref['summary']})"
+            ),
+        ]
+    v = p["vectors"]["denoised"]
     return [
         f"| bf16 | {what}, {model}, bfloat16 (`dtype: auto` here) vs float32, from a clean "
         f"`results/` | {target} | {shown} | **{'met' if ok else 'not met'}** |",
@@ -411,29 +461,33 @@ def precision_rows(p: Mapping) -> list[str]:
         f"{v['min_analysis_layer']:.4f}; layers with a vector below 0.99: "
         f"{', '.join(map(str, v['layers_below_0_99'])) or 'none'} "
         f"| **{'met' if v['min'] >= 0.99 else 'not met'}** |",
-        f"| bf16 | ... headline numbers inside their float32 95 % interval; verdicts unchanged "
-        f"| all | {len(outside)} outside{': ' + ', '.join(outside) if outside else ''}; "
-        f"{len(flipped)} verdicts changed{': ' + ', '.join(flipped) if flipped else ''} | "
-        f"**{'met' if not outside and not flipped else 'not met'}** |",
+        headline_row,
     ]
 
 
 def agreement_table(p: Mapping) -> list[str]:
+    where = (
+        f"float32 from {p['reference']['summary']} (a run of {p['reference']['date']})"
+        if p.get("reference")
+        else "same machine, same run of bench/speed.py"
+    )
     lines = [
         f"Headline numbers of {p['model']} (summary.json, default corpus), float32 vs "
-        "bfloat16, same machine, same run of bench/speed.py:",
+        f"bfloat16, {where}:",
         "",
         "| measure | float32 [95 % CI] | bfloat16 [95 % CI] | inside float32 CI |",
         "| --- | --- | --- | --- |",
     ]
     quiet = []
     for r in p["headlines"]:
-        if r["inside"] is None and r["verdicts"] is None:
+        if r["inside"] is None and r["verdicts"] is None and not r["measure"].startswith("holds."):
             a, b = r["float32"]["value"], r["bfloat16"]["value"]
             if abs(a - b) <= 0.02 * max(abs(a), abs(b), 1e-12):
                 quiet.append(r["measure"])  # no interval, and within 2 %: not listed
                 continue
         inside = {True: "yes", False: "**no**", None: "–"}[r["inside"]]
+        if r["measure"].startswith("holds.") and r["verdicts"] is None:
+            inside = "not in both runs"
         if r["verdicts"] is not None:
             inside = "same verdict" if r["verdicts"] else "**verdict changed**"
         lines.append(
@@ -543,7 +597,12 @@ def render(data: Mapping) -> str:
     for p in data.get("precision", {}).values():
         lines += [*agreement_table(p), ""]
     for p in data.get("precision", {}).values():
-        lines += [precision_bound(p), ""]
+        if not p.get("reference"):
+            lines += [precision_bound(p), ""]
+        else:
+            b = p["runs"]["bfloat16"]
+            lines += [f"The {p['model']} study in bfloat16, per job: {_top(b['rules_s'], 8)}; "
+                      f"model analyses: {_top(b.get('analyses_s', {}), 7)}.", ""]  # fmt: skip
     for model, c in data.get("centring", {}).items():
         lines += [centring_note(model, c), ""]
     if "add_one" in data:
@@ -569,10 +628,21 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--reuse", action="store_true", help="compare finished runs again")
     parser.add_argument("--only", choices=["float32", "bfloat16"], help="run one dtype alone")
+    parser.add_argument(
+        "--against", help="a committed float32 summary.json to compare the bfloat16 run with"
+    )
     args = parser.parse_args()
     data = json.loads(OUTPUT.read_text()) if OUTPUT.exists() else {}
     data["cpu_flags"] = cpu_flags()
     if args.measure == "precision":
+        if args.against:
+            data.setdefault("precision", {})[args.model] = precision_against_snapshot(
+                args.model, ROOT / args.against, ROOT / "bench" / "seed-scale.json"
+            )
+            OUTPUT.write_text(json.dumps(data, indent=1) + "\n")
+            write_results(data)
+            print(render(data))
+            return
         result = precision(args.model, args.reuse, args.only)
         if result is None:
             return
