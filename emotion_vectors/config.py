@@ -554,6 +554,10 @@ def _resolve_section(
             )
             out[key] = [e for e in listed if e in set(emotions)]
             continue
+        if kind == "dataset":
+            out[key] = _resolve_dataset(value, f"{name}.{key}", label, workdir)
+            files.append(out[key]["path"])
+            continue
         out[key] = str(resolve_path(value, workdir))
         if kind == "text-folder":
             from .inputs import text_files
@@ -571,6 +575,18 @@ def _resolve_section(
             except NormsError as err:
                 raise ConfigError(label, f"{name}.{key}", str(err)) from None
     return out, files
+
+
+def _resolve_dataset(entry: dict, key: str, label: str, workdir: Path | None) -> dict:
+    """A shipped dataset entry {path, sha256}: the path resolved, the file's checksum
+    checked before any job runs (emotion_vectors/datasets.py)."""
+    from .datasets import checksum_problem
+
+    path = resolve_path(entry["path"], workdir)
+    problem = checksum_problem(path, entry["sha256"])
+    if problem:
+        raise ConfigError(label, f"{key}.sha256", problem)
+    return {"path": str(path), "sha256": entry["sha256"].lower()}
 
 
 def _check_preference(section: dict | None, label: str) -> None:
