@@ -47,13 +47,15 @@ def _read(path: str | Path | None) -> dict | None:
 def corpus_headline(analysis_files: Mapping[str, str | None]) -> dict[str, Any]:
     """The headline numbers of one (model, corpus): every registered analysis's headline
     function applied to its JSON (`analysis_files`: {analysis name: headline JSON}); the
-    verdicts they return are gathered under `holds`."""
-    out: dict[str, Any] = {"holds": {}}
+    verdicts they return are gathered under `holds`, and the control each verdict was decided
+    against (a sentence) under `decided_against`, with the same keys."""
+    out: dict[str, Any] = {"holds": {}, "decided_against": {}}
     for analysis in registry.analyses():
         data = _read(analysis_files.get(analysis.name))
         if analysis.headline and data is not None and analysis.scope == "corpus":
             entries = dict(analysis.function("headline")(data))
             out["holds"].update(entries.pop("holds", {}))
+            out["decided_against"].update(entries.pop("decided_against", {}))
             out.update(entries)
     return out
 
@@ -75,12 +77,15 @@ def build_summary(
     (`model_files`: {analysis: JSON}) beside them."""
     model_level: dict[str, Any] = {}
     holds_by_corpus: dict[str, dict] = {}
+    against_by_corpus: dict[str, dict] = {}
     for analysis in registry.analyses():
         data = _read(model_files.get(analysis.name))
         if analysis.headline and data is not None and analysis.scope == "model":
             entries = dict(analysis.function("headline")(data))
             for corpus, holds in entries.pop("holds_by_corpus", {}).items():
                 holds_by_corpus.setdefault(corpus, {}).update(holds)
+            for corpus, against in entries.pop("decided_against_by_corpus", {}).items():
+                against_by_corpus.setdefault(corpus, {}).update(against)
             model_level.update(entries)
     corpora = {}
     for corpus, meta_file in meta_files.items():
@@ -97,6 +102,7 @@ def build_summary(
             **corpus_headline(analysis_files.get(corpus, {})),
         }
         corpora[corpus]["holds"].update(holds_by_corpus.get(corpus, {}))
+        corpora[corpus]["decided_against"].update(against_by_corpus.get(corpus, {}))
     first = next(iter(corpora))
     return {
         "model": model,
