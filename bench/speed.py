@@ -12,6 +12,7 @@ its own measures.
     python bench/speed.py centring       # neutral vs mean centring, on the float32 run
     python bench/speed.py quick          # 4 emotions, geometry + steering, ~1 min
     python bench/speed.py add-one        # 30 seed emotions, then one more, ~5 min
+    python bench/speed.py growth --before b8b346a   # default run now vs at a commit, ~5 min
     python bench/speed.py render         # bench/speed.json -> bench/RESULTS.md
 
 Runs happen in bench/work/speed/ (kept, so `precision --reuse` compares finished runs
@@ -23,7 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -564,6 +567,71 @@ def add_one_note(a: Mapping) -> str:
     )
 
 
+# ---------------------------------------------------------------- what a change costs
+
+
+def _source_at(commit: str) -> Path:
+    """A checkout of this repository at `commit` (a git worktree under bench/work)."""
+    tree = WORK / "source" / commit
+    if not (tree / "Snakefile").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT, check=True
+        )
+    return tree
+
+
+def timed_default_run(source: Path, workdir: Path) -> dict:
+    """The complete default run (dtype auto) of the workflow in `source`, from a clean
+    `results/`, its package first on the path (the installed one is this checkout's)."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(source / "Snakefile"),
+           "--directory", str(workdir), "--cores", "2"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - t0
+    log = proc.stdout + proc.stderr
+    (workdir / "snakemake-output.txt").write_text(log)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{log[-3000:]}")
+    return {"wall_s": round(seconds, 1), "rules_s": rule_seconds(log),
+            "analyses_s": model_analyses_s(workdir, DEFAULT_MODEL)}  # fmt: skip
+
+
+def growth(before: str) -> dict:
+    """The complete default run with the code at `before` and with this checkout's, one
+    after the other on the same machine: what the change added to the run."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", before], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    runs = {
+        "before": timed_default_run(_source_at(commit), WORK / "growth" / "before"),
+        "after": timed_default_run(ROOT, WORK / "growth" / "after"),
+    }
+    return {"before_commit": commit, "runs": runs,
+            "ratio": runs["after"]["wall_s"] / runs["before"]["wall_s"]}  # fmt: skip
+
+
+def growth_row(g: Mapping) -> str:
+    b, a = g["runs"]["before"], g["runs"]["after"]
+    added = {k: v for k, v in a["rules_s"].items() if v - b["rules_s"].get(k, 0.0) >= 2}
+    grew = ", ".join(
+        f"{k} {b['rules_s'].get(k, 0.0):.0f}→{v:.0f} s" for k, v in sorted(added.items())
+    )
+    ok = g["ratio"] <= 1.2
+    return (
+        f"| growth | the complete default run, {DEFAULT_MODEL}, `dtype: auto`, from a clean "
+        f"`results/`: this checkout vs commit {g['before_commit']} (before the human-labelled "
+        f"benchmarks and the stronger controls); jobs that grew: {grew or 'none'} | ≤ 1.2× | "
+        f"{a['wall_s'] / 60:.1f} min vs {b['wall_s'] / 60:.1f} min = **{g['ratio']:.2f}×** | "
+        f"**{'met' if ok else 'not met'}** |"
+    )
+
+
 def render(data: Mapping) -> str:
     lines = [
         BEGIN,
@@ -593,6 +661,8 @@ def render(data: Mapping) -> str:
             f"full run | ≤ 15 % | {a['rerun']['wall_s']:.0f} s / {a['full']['wall_s']:.0f} s = "
             f"**{100 * a['share']:.0f} %** | **{'met' if a['share'] <= 0.15 else 'not met'}** |"
         )
+    if "growth" in data:
+        lines.append(growth_row(data["growth"]))
     lines.append("")
     for p in data.get("precision", {}).values():
         lines += [*agreement_table(p), ""]
@@ -624,10 +694,13 @@ def write_results(data: Mapping) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("measure", choices=["precision", "quick", "add-one", "centring", "render"])
+    parser.add_argument(
+        "measure", choices=["precision", "quick", "add-one", "centring", "growth", "render"]
+    )
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--reuse", action="store_true", help="compare finished runs again")
     parser.add_argument("--only", choices=["float32", "bfloat16"], help="run one dtype alone")
+    parser.add_argument("--before", default="b8b346a", help="growth: the commit compared with")
     parser.add_argument(
         "--against", help="a committed float32 summary.json to compare the bfloat16 run with"
     )
@@ -651,6 +724,8 @@ def main() -> None:
         data["quick"] = quick()
     elif args.measure == "add-one":
         data["add_one"] = add_one()
+    elif args.measure == "growth":
+        data["growth"] = growth(args.before)
     elif args.measure == "centring":
         workdir = WORK / "precision" / args.model / "float32"
         data.setdefault("centring", {})[args.model] = centring(workdir, args.model)
