@@ -257,7 +257,10 @@ def test_workflow_writes_geometry_for_a_small_run(tmp_path):
     emotions = ["happy", "joyful", "sad", "angry", "furious", "calm", "panicked", "loving"]
     emotions.append("disgusted")
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"emotions": emotions, "layers": [10, 20]}))
+    # Geometry alone (and what it needs: extraction, vectors), so the test stays short.
+    config.write_text(
+        yaml.safe_dump({"emotions": emotions, "layers": [10, 20], "analyses": ["geometry"]})
+    )
     run_snakemake(tmp_path, "--configfile", str(config))
     files = Layout(tmp_path / "results").outputs("geometry", MODEL)
     summary = json.loads(Path(files["json"]).read_text())

@@ -168,9 +168,10 @@ def _geometry_run(tmp_path, emotions, vectors, words):
     import pyarrow as pa
 
     from emotion_vectors.jobs.geometry import geometry_tables, headline
+    from emotion_vectors.layout import Layout
     from emotion_vectors.store import matrix_column, vector_table, write_parquet_atomic
 
-    vector_file = tmp_path / "vectors.parquet"
+    vector_file = Layout(tmp_path).vectors("m")
     layers = {3: (vectors, vectors), 7: (vectors, vectors)}
     write_parquet_atomic(vector_table(emotions, layers, {}), vector_file)
     word_file = tmp_path / "words.parquet"
