@@ -1,4 +1,5 @@
-"""Human norms for emotion words: valence from the VADER lexicon, arousal from a user CSV.
+"""Human norms for emotion words: valence from the VADER lexicon, valence and arousal from
+the Glasgow Norms (shipped, config/datasets/), arousal from a user CSV when one is given.
 
 Valence comes from `vader_lexicon.txt`, shipped (MIT licence) inside the vaderSentiment
 package: each line is `token<TAB>mean<TAB>sd<TAB>[ten ratings]`, the mean of ten human
@@ -8,9 +9,17 @@ emotion gets a valence only when its exact name is a token there (hyphenated wor
 unknown: building a phrase rating from its words ("worn" is -1.2, "edge" is not rated)
 would be our guess, not a human rating. On the paper's 171 emotions that leaves 139 rated.
 
-The usual arousal norms (Warriner et al. 2013, NRC VAD) may not be redistributed, so the
-workflow ships none; users point `geometry.arousal_csv` at their own copy, reduced to the
-two columns `word` and `arousal`.
+The Glasgow Norms (Scott et al. 2019, CC BY 4.0; emotion_vectors/datasets.py) rate 5,553
+words for valence and arousal on 1..9. They rate 82 of the 171 emotion words exactly; for
+the others we take the first form of the emotion's reviewed word-form list
+(config/emotions/word-forms.yaml: the same lexeme family, never a synonym) that the norms
+rate ("amazed" -> "amaze", "panicked" -> "panic"), and record which word was used. On the
+171 that gives 115 rated (82 exact, 33 via a form); multi-word emotions stay unrated
+unless a listed form is rated.
+
+The usual arousal norms (Warriner et al. 2013, NRC VAD) may not be redistributed; users
+may point `geometry.arousal_csv` at their own copy (columns `word` and `arousal`), which
+then replaces the Glasgow arousal.
 """
 
 from __future__ import annotations
@@ -126,20 +135,78 @@ def norms_for(emotions: Sequence[str], norms: Mapping[str, float]) -> np.ndarray
     return np.array([norms.get(e.lower(), np.nan) for e in emotions], dtype=np.float64)
 
 
+GLASGOW_SOURCE = "Glasgow Norms (Scott et al. 2019, CC BY 4.0; mean rating, 1..9)"
+# The middle of the Glasgow scale (1..9) and of VADER's (-4..4): the sign of a rating.
+GLASGOW_NEUTRAL = 5.0
+VADER_NEUTRAL = 0.0
+
+
+@dataclass(frozen=True)
+class GlasgowMatch:
+    """The Glasgow ratings of a run's emotions and the word each was read from."""
+
+    valence: np.ndarray  # per emotion, NaN where no form is rated
+    arousal: np.ndarray
+    word: list[str]  # the rated word used ("" where none)
+    match: list[str]  # "exact", "form" or "none"
+
+
+def glasgow_for(
+    emotions: Sequence[str], glasgow: Mapping, forms: Mapping[str, Sequence[str]]
+) -> GlasgowMatch:
+    """Each emotion's Glasgow valence and arousal: the emotion word itself when rated, else
+    the first of its listed word forms that is rated (list order: the reviewed file puts
+    the closest forms first), else NaN. `glasgow`: {word: WordNorm} (datasets.read_glasgow)."""
+    import numpy as np
+
+    from .wordforms import forms_of
+
+    valence, arousal, words, matches = [], [], [], []
+    for emotion in emotions:
+        name = emotion.lower()
+        listed = list(forms[emotion]) if emotion in forms else sorted(forms_of(emotion, forms))
+        word = name if name in glasgow else next((f for f in listed if f in glasgow), "")
+        rating = glasgow.get(word) if word else None
+        valence.append(rating.valence if rating else np.nan)
+        arousal.append(rating.arousal if rating else np.nan)
+        words.append(word)
+        matches.append("exact" if word == name else "form" if word else "none")
+    return GlasgowMatch(np.array(valence), np.array(arousal), words, matches)
+
+
 @dataclass(frozen=True)
 class Norms:
     """Human ratings of a run's emotions, aligned with its emotion list."""
 
-    valence: np.ndarray  # per emotion, NaN where unrated
+    valence: np.ndarray  # VADER, per emotion, NaN where unrated
     valence_source: str
-    arousal: np.ndarray | None  # None when no arousal file is configured
+    arousal: np.ndarray | None  # the user's CSV, else Glasgow; None when neither
     arousal_source: str | None
+    glasgow: GlasgowMatch | None = None  # None when no Glasgow file is configured
+    glasgow_source: str | None = None
 
 
-def load_norms(emotions: Sequence[str], arousal_csv: str | None = None) -> Norms:
-    """VADER valence for every emotion, and arousal from the user's CSV when given."""
+def load_norms(
+    emotions: Sequence[str],
+    arousal_csv: str | None = None,
+    glasgow_csv: str | None = None,
+    word_forms: str | None = None,
+) -> Norms:
+    """VADER valence for every emotion; the Glasgow valence and arousal (with word-form
+    fallback from the `word_forms` file) when `glasgow_csv` is given; arousal from the
+    user's CSV when given, else from Glasgow."""
+    from .datasets import read_glasgow
+    from .wordforms import read_word_forms
+
     valence = norms_for(emotions, read_vader_lexicon())
-    if arousal_csv is None:
-        return Norms(valence, vader_source(), None, None)
-    arousal = norms_for(emotions, read_arousal_csv(arousal_csv))
-    return Norms(valence, vader_source(), arousal, arousal_csv)
+    glasgow, source = None, None
+    if glasgow_csv is not None:
+        forms = read_word_forms(Path(word_forms)) if word_forms else {}
+        glasgow = glasgow_for(emotions, read_glasgow(glasgow_csv), forms)
+        source = f"{GLASGOW_SOURCE}: {glasgow_csv}"
+    if arousal_csv is not None:
+        arousal = norms_for(emotions, read_arousal_csv(arousal_csv))
+        return Norms(valence, vader_source(), arousal, arousal_csv, glasgow, source)
+    if glasgow is not None:
+        return Norms(valence, vader_source(), glasgow.arousal, source, glasgow, source)
+    return Norms(valence, vader_source(), None, None)

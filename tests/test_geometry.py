@@ -211,6 +211,7 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
         "positive_anchors": ["happy"],
         "sanity_pairs": SEED_PAIRS,
         "permutations": 200,
+        "bootstrap": 200,
         "seed": 0,
     }
     summary = geometry_tables(
@@ -220,8 +221,12 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
     assert on_disk == summary
     assert set(on_disk) == {
         "model", "corpus", "layer", "device", "dtype", "explained_variance", "valence",
-        "arousal", "sanity",
+        "arousal", "sanity", "valence_bootstrap", "within_sign", "glasgow", "valence_glasgow",
+        "valence_verdict_norm", "probe", "synonym_groups",
     }  # fmt: skip
+    # No Glasgow file given: VADER decides, and 7 rated emotions are too few for a probe.
+    assert on_disk["glasgow"] is None and on_disk["valence_verdict_norm"] == "vader"
+    assert on_disk["probe"]["valence_vader"]["vectors"]["value"] is None
     assert set(on_disk["valence"]) == {
         "pearson", "spearman", "n", "source", "ci", "ci_method", "null_p95", "null_mean",
         "permutations", "p", "word_embedding", "probe_r", "word_embedding_probe_r",
@@ -229,7 +234,9 @@ def test_geometry_tables_write_the_headline_json(tmp_path):
     # Random vectors: the valence axis is within the shuffled-label null.
     assert on_disk["valence"]["p"] > 0.05
     assert len(pd.read_csv(outputs["valence_null"])) == 200
-    assert set(on_disk["arousal"]) == {"pearson_pc2", "best_pc", "pearson_best", "n", "source"}
+    assert set(on_disk["arousal"]) == {
+        "pearson_pc2", "best_pc", "pearson_best", "n", "source", "pc2", "best_of_pc2_pc3",
+    }  # fmt: skip
     assert on_disk["valence"]["n"] == 7  # every word but "at ease" is in VADER
     assert on_disk["arousal"]["n"] == 5
     sanity = pd.read_csv(outputs["sanity"])
@@ -250,7 +257,10 @@ def test_workflow_writes_geometry_for_a_small_run(tmp_path):
     emotions = ["happy", "joyful", "sad", "angry", "furious", "calm", "panicked", "loving"]
     emotions.append("disgusted")
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"emotions": emotions, "layers": [10, 20]}))
+    # Geometry alone (and what it needs: extraction, vectors), so the test stays short.
+    config.write_text(
+        yaml.safe_dump({"emotions": emotions, "layers": [10, 20], "analyses": ["geometry"]})
+    )
     run_snakemake(tmp_path, "--configfile", str(config))
     files = Layout(tmp_path / "results").outputs("geometry", MODEL)
     summary = json.loads(Path(files["json"]).read_text())
@@ -258,7 +268,14 @@ def test_workflow_writes_geometry_for_a_small_run(tmp_path):
     assert len(summary["explained_variance"]) == 3
     assert summary["explained_variance"] == sorted(summary["explained_variance"], reverse=True)
     assert summary["valence"]["n"] == 9 and summary["valence"]["pearson"] >= 0
-    assert summary["arousal"] is None
+    # Arousal from the shipped Glasgow Norms (word forms where the word is not rated).
+    assert summary["arousal"]["n"] == summary["glasgow"]["rated"] >= 7
+    assert summary["glasgow"]["exact"] + summary["glasgow"]["via_form"] >= 7
+    assert summary["valence_glasgow"]["value"] > 0 and len(summary["valence_glasgow"]["ci"]) == 2
+    assert set(summary["within_sign"]["glasgow"]) == {"positive", "negative", "sign_only"}
+    # The lexical control at layer 0 and every stored layer (9 emotions: too few to probe).
+    lexical = pd.read_csv(files["probe_layers"])
+    assert sorted(set(lexical.layer)) == [0, 10, 20]
     assert summary["sanity"]["total"] == 5 and summary["sanity"]["skipped"] == 0
     # The controls: a shuffled-label null, and the same PCA on the words' input embeddings.
     valence = summary["valence"]

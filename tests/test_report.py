@@ -22,6 +22,9 @@ GEOMETRY = {
     },
     "arousal": None,
     "sanity": {"passed": 4, "total": 5, "skipped": 0},
+    # The lexical control the verdict is decided against: probe on vectors minus words.
+    "valence_verdict_norm": "vader",
+    "probe": {"valence_vader": {"difference": {"value": 0.12, "ci": [0.06, 0.18]}}},
 }  # fmt: skip
 LENS = {
     "model": "m",

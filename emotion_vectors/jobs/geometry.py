@@ -17,15 +17,30 @@ from ..geometry import (
     best_component,
     cluster_order,
     component_correlations,
+    correlate,
     layer_summary,
     orient,
     pca,
     sanity_table,
     valence_controls,
 )
-from ..norms import Norms, load_norms
+from ..norm_controls import (
+    best_of_components,
+    grouped_probe_predictions,
+    probe_difference,
+    r_with_interval,
+    synonym_groups,
+    within_sign,
+)
+from ..norms import GLASGOW_NEUTRAL, VADER_NEUTRAL, Norms, load_norms
 from ..report import below
-from ..store import column_matrix, read_metadata, read_vector_matrix, write_json_atomic
+from ..store import (
+    column_matrix,
+    read_metadata,
+    read_vector_layers,
+    read_vector_matrix,
+    write_json_atomic,
+)
 from ..vectors import cosine_matrix
 
 log = logging.getLogger("emotion_vectors")
@@ -54,11 +69,15 @@ def geometry_tables(
     settings: Mapping,
     arousal_csv: str | None,
     outputs: Mapping[str, str],
+    glasgow_csv: str | None = None,
+    word_forms: str | None = None,
+    synonyms: str | None = None,
 ) -> dict:
     """PCA, correlations, cosines, sanity pairs and the valence controls at one layer:
-    writes outputs pca, correlations, cosine, sanity, valence_null (CSV) and json."""
+    writes outputs pca, correlations, cosine, sanity, valence_null (CSV) and json, and
+    (output probe_layers, when given) the layer-wise lexical control."""
     emotions, vectors = read_vector_matrix(vector_file, layer)
-    norms = load_norms(emotions, arousal_csv)
+    norms = load_norms(emotions, arousal_csv, glasgow_csv, word_forms)
     result, how = orient(
         pca(vectors, settings["pca_components"]),
         emotions,
@@ -68,10 +87,15 @@ def geometry_tables(
     )
     log.info("%s layer %d: %s", model, layer, how)
     _write_pca_table(result, emotions, norms, outputs["pca"])
+    glasgow = norms.glasgow.valence if norms.glasgow else None
     correlations = component_correlations(
         result,
-        {"valence": norms.valence, "arousal": norms.arousal},
-        {"valence": norms.valence_source, "arousal": norms.arousal_source},
+        {"valence": norms.valence, "arousal": norms.arousal, "valence_glasgow": glasgow},
+        {
+            "valence": norms.valence_source,
+            "arousal": norms.arousal_source,
+            "valence_glasgow": norms.glasgow_source,
+        },
     )
     correlations.to_csv(outputs["correlations"], index=False, float_format="%.6g")
     cosines = _write_cosines(vectors, emotions, outputs["cosine"])
@@ -97,9 +121,166 @@ def geometry_tables(
             "skipped": int((sanity.result == "skipped").sum()),
         },
     }
+    groups = _synonym_groups(emotions, synonyms, word_forms)
+    controls = norm_controls(result, norms, vector_file, layer, words, groups, settings)
+    arousal = controls.pop("arousal")
+    if summary["arousal"] is not None:
+        summary["arousal"] |= arousal
+    table = controls.pop("probe_layers")
+    if outputs.get("probe_layers"):
+        table.to_csv(outputs["probe_layers"], index=False, float_format="%.6g")
+    summary |= controls
     write_json_atomic(summary, outputs["json"])
     log.info("%s layer %d: %s\n%s", model, layer, summary, sanity.to_string())
     return summary
+
+
+def _synonym_groups(
+    emotions: Sequence[str], synonyms: str | None, word_forms: str | None
+) -> np.ndarray:
+    """Synonym groups of the run's emotions (norm_controls.synonym_groups); without the
+    files every emotion is its own group."""
+    from pathlib import Path
+
+    from ..config import read_synonyms
+    from ..wordforms import read_word_forms
+
+    table = read_synonyms(Path(synonyms)) if synonyms else {}
+    forms = read_word_forms(Path(word_forms)) if word_forms else {}
+    return synonym_groups(emotions, table, forms)
+
+
+def _probe_targets(norms: Norms) -> dict[str, tuple[np.ndarray, int]]:
+    """{target: (human rating per emotion, the component that should carry it)}."""
+    targets = {"valence_vader": (norms.valence, 0)}
+    if norms.glasgow is not None:
+        targets["valence_glasgow"] = (norms.glasgow.valence, 0)
+    if norms.arousal is not None:
+        targets["arousal"] = (norms.arousal, 1)
+    return targets
+
+
+def probe_layers(
+    vector_file: str,
+    words: np.ndarray | None,
+    emotions: Sequence[str],
+    norms: Norms,
+    groups: np.ndarray,
+    settings: Mapping,
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, dict]:
+    """The layer-wise lexical control: at layer 0 (the words' input embeddings, when given)
+    and every stored layer, the synonym-grouped cross-validated probe of each human rating
+    (its r with a bootstrap interval over emotions) beside the r of the component that
+    should carry it (PC1 for valence, PC2 for arousal). Returns the table and the
+    out-of-fold predictions {(target, layer): per emotion}."""
+    layers = ([0] if words is not None else []) + read_vector_layers(vector_file)
+    targets, rows, predictions = _probe_targets(norms), [], {}
+    for layer in layers:
+        x = words if layer == 0 else read_vector_matrix(vector_file, layer)[1]
+        result, _ = orient(
+            pca(x, settings["pca_components"]),
+            emotions,
+            norms.valence,
+            norms.arousal,
+            settings["positive_anchors"],
+        )
+        for target, (ratings, component) in targets.items():
+            predicted = grouped_probe_predictions(x, ratings, groups)
+            predictions[(target, layer)] = predicted
+            probe = r_with_interval(predicted, ratings, settings["bootstrap"], rng)
+            rows.append({
+                "layer": layer,
+                "target": target,
+                "probe_r": probe["value"],
+                "probe_ci_low": probe["ci"][0],
+                "probe_ci_high": probe["ci"][1],
+                "component": f"PC{component + 1}",
+                "component_r": correlate(result.scores[:, component], ratings).pearson,
+                "n": probe["n"],
+            })  # fmt: skip
+        log.info("lexical control: layer %d of %s probed", layer, layers[-1])
+    return pd.DataFrame(rows), predictions
+
+
+def norm_controls(
+    result: PCA,
+    norms: Norms,
+    vector_file: str,
+    layer: int,
+    words: np.ndarray | None,
+    groups: np.ndarray,
+    settings: Mapping,
+) -> dict:
+    """The controls that could make the valence and arousal claims fail (norm_controls.py):
+    Glasgow coverage and valence r, bootstrap intervals over emotions, within-sign r, the
+    probe at the analysis layer against layer 0, arousal PC2 and best of PC2/PC3, and the
+    layer-wise table (key probe_layers). Seeded apart from the shuffled-label null, so that
+    the earlier numbers do not move."""
+    rng = np.random.default_rng([settings["seed"], 21])
+    replicates = settings["bootstrap"]
+    emotions = read_vector_matrix(vector_file, layer)[0]
+    pc1 = result.scores[:, 0]
+    out: dict = {"valence_bootstrap": r_with_interval(pc1, norms.valence, replicates, rng)}
+    out["within_sign"] = {"vader": within_sign(pc1, norms.valence, VADER_NEUTRAL, replicates, rng)}
+    out["glasgow"], out["valence_glasgow"] = None, None
+    if norms.glasgow is not None:
+        out["glasgow"] = _glasgow_coverage(norms)
+        out["valence_glasgow"] = r_with_interval(pc1, norms.glasgow.valence, replicates, rng)
+        out["within_sign"]["glasgow"] = within_sign(
+            pc1, norms.glasgow.valence, GLASGOW_NEUTRAL, replicates, rng
+        )
+    out["valence_verdict_norm"] = "glasgow" if norms.glasgow is not None else "vader"
+    table, predictions = probe_layers(vector_file, words, emotions, norms, groups, settings, rng)
+    out["probe_layers"] = table
+    out["probe"] = {
+        target: _probe_headline(predictions, target, layer, ratings, replicates, rng)
+        for target, (ratings, _) in _probe_targets(norms).items()
+    }
+    out["synonym_groups"] = len(set(groups))
+    out["arousal"] = _arousal_controls(result, norms, settings, rng)
+    return out
+
+
+def _probe_headline(
+    predictions: Mapping, target: str, layer: int, ratings: np.ndarray, replicates: int, rng
+) -> dict:
+    """The probe at the analysis layer, at layer 0, and their difference with its paired
+    bootstrap interval over emotions."""
+    vectors = predictions[(target, layer)]
+    out = {"vectors": r_with_interval(vectors, ratings, replicates, rng)}
+    if (target, 0) not in predictions:
+        return out | {"layer0": None, "difference": None}
+    words = predictions[(target, 0)]
+    out["layer0"] = r_with_interval(words, ratings, replicates, rng)
+    out["difference"] = probe_difference(vectors, words, ratings, replicates, rng)
+    return out
+
+
+def _glasgow_coverage(norms: Norms) -> dict:
+    match = norms.glasgow.match
+    return {
+        "source": norms.glasgow_source,
+        "emotions": len(match),
+        "rated": sum(m != "none" for m in match),
+        "exact": match.count("exact"),
+        "via_form": match.count("form"),
+    }
+
+
+def _arousal_controls(result: PCA, norms: Norms, settings: Mapping, rng) -> dict:
+    """PC2 against arousal (the pre-registered component: r with its bootstrap interval and
+    permutation p of |r|), and the better of PC2/PC3 with the choice redone inside every
+    shuffle and replicate (secondary)."""
+    if norms.arousal is None:
+        return {}
+    replicates, permutations = settings["bootstrap"], settings["permutations"]
+    pc2 = r_with_interval(result.scores[:, 1], norms.arousal, replicates, rng)
+    alone = best_of_components(result.scores[:, [1]], norms.arousal, permutations, 1, rng)
+    pc2["p"], pc2["permutations"] = alone["p"], permutations
+    best = best_of_components(result.scores[:, 1:3], norms.arousal, permutations, replicates, rng)
+    best["component"] = None if best["component"] is None else f"PC{best['component'] + 2}"
+    return {"pc2": pc2, "best_of_pc2_pc3": best}
 
 
 def _write_cosines(vectors: np.ndarray, emotions: Sequence[str], path: str) -> np.ndarray:
@@ -119,6 +300,12 @@ def _write_pca_table(result: PCA, emotions: Sequence[str], norms: Norms, path: s
     table.insert(0, "emotion", emotions)
     table["valence"] = norms.valence
     table["arousal"] = norms.arousal if norms.arousal is not None else math.nan
+    if norms.glasgow is not None:
+        # Which Glasgow word each emotion's rating was read from (exact, a form, or none).
+        table["glasgow_valence"] = norms.glasgow.valence
+        table["glasgow_arousal"] = norms.glasgow.arousal
+        table["glasgow_word"] = norms.glasgow.word
+        table["glasgow_match"] = norms.glasgow.match
     table.to_csv(path, index=False, float_format="%.6g")
 
 
@@ -159,6 +346,8 @@ def geometry_layer_sweep(
     settings: Mapping,
     arousal_csv: str | None,
     output: str,
+    glasgow_csv: str | None = None,
+    word_forms: str | None = None,
 ) -> pd.DataFrame:
     """Variance shares and norm correlations at every stored layer, one row per layer."""
     rows = []
@@ -166,7 +355,7 @@ def geometry_layer_sweep(
     for layer in layers:
         emotions, vectors = read_vector_matrix(vector_file, layer)
         if norms is None:
-            norms = load_norms(emotions, arousal_csv)
+            norms = load_norms(emotions, arousal_csv, glasgow_csv, word_forms)
         summary = layer_summary(
             emotions,
             vectors,
@@ -187,7 +376,7 @@ def headline(data: Mapping) -> dict:
     valence = data.get("valence") or {}
     sanity = data.get("sanity") or {}
     word = valence.get("word_embedding") or {}
-    return {
+    out = {
         "layer": data.get("layer"),
         "pc1_variance": ev[0],
         "pc2_variance": ev[1],
@@ -196,6 +385,7 @@ def headline(data: Mapping) -> dict:
             "value": valence.get("pearson"),
             "ci": valence.get("ci"),
             "ci_method": valence.get("ci_method"),
+            "ci_emotions": (data.get("valence_bootstrap") or {}).get("ci"),
             "n": valence.get("n"),
             "null_p95": valence.get("null_p95"),
             "p": valence.get("p"),
@@ -205,12 +395,105 @@ def headline(data: Mapping) -> dict:
             "word_embedding_probe_r": valence.get("word_embedding_probe_r"),
         },
         "valence_spearman": valence.get("spearman"),
-        "arousal_r": (data.get("arousal") or {}).get("pearson_pc2"),
         "sanity_passed": sanity.get("passed"),
         "sanity_total": sanity.get("total"),
-        # Holds when |r| lies beyond the shuffled-label null.
-        "holds": {"valence_geometry": below(valence.get("p"))},
     }
+    out |= _norms_headline(data)
+    out |= _arousal_headline(data.get("arousal"), (data.get("probe") or {}).get("arousal"))
+    holds, against = _verdicts(data, out)
+    return out | {"holds": holds, "decided_against": against}
+
+
+def _norms_headline(data: Mapping) -> dict:
+    """Glasgow valence, within-sign r and the lexical control (on the verdict's norm)."""
+    norm = data.get("valence_verdict_norm", "vader")
+    within = (data.get("within_sign") or {}).get(norm) or {}
+    vader = (data.get("within_sign") or {}).get("vader") or {}
+    probe = (data.get("probe") or {}).get(f"valence_{norm}") or {}
+    glasgow = data.get("glasgow") or {}
+    out = {"valence_norm": norm, "valence_r_glasgow": data.get("valence_glasgow")}
+    if out["valence_r_glasgow"] is not None:
+        out["valence_r_glasgow"] = out["valence_r_glasgow"] | {
+            "exact": glasgow.get("exact"),
+            "via_form": glasgow.get("via_form"),
+        }
+    for side in ("positive", "negative"):
+        entry = within.get(side)
+        if entry is not None:
+            entry = entry | {"vader": (vader.get(side) or {}).get("value")}
+        out[f"valence_r_within_{side}"] = entry
+    out["valence_r_sign_only"] = within.get("sign_only")
+    out["valence_probe_r_vectors"] = probe.get("vectors")
+    out["valence_probe_r_layer0"] = probe.get("layer0")
+    out["valence_probe_difference"] = probe.get("difference")
+    return out
+
+
+def _arousal_headline(arousal: Mapping | None, probe: Mapping | None) -> dict:
+    if not arousal:
+        return {"arousal_r": None}
+    pc2, best = arousal.get("pc2") or {}, arousal.get("best_of_pc2_pc3") or {}
+    probe = probe or {}
+    return {
+        "arousal_r": {
+            "value": arousal.get("pearson_pc2"),
+            "component": "PC2",
+            "ci": pc2.get("ci"),
+            "ci_method": pc2.get("ci_method"),
+            "p": pc2.get("p"),
+            "n": arousal.get("n"),
+            "source": arousal.get("source"),
+            "best_component": best.get("component"),
+            "best_abs_r": best.get("value"),
+            "best_ci": best.get("ci"),
+            "best_p": best.get("p"),
+        },
+        "arousal_probe_r_vectors": probe.get("vectors"),
+        "arousal_probe_r_layer0": probe.get("layer0"),
+        "arousal_probe_difference": probe.get("difference"),
+    }
+
+
+def _above_zero(entry: Mapping | None) -> bool | None:
+    """True when an interval lies above 0, None when it was not measured."""
+    ci = (entry or {}).get("ci")
+    return None if not ci or ci[0] is None else bool(ci[0] > 0)
+
+
+def _both(a: bool | None, b: bool | None) -> bool | None:
+    return None if a is None or b is None else a and b
+
+
+def _verdicts(data: Mapping, out: Mapping) -> tuple[dict, dict]:
+    """Valence (and arousal, when measured) hold only when the axis beats its shuffled-label
+    null and the synonym-grouped probe on the vectors beats the same probe on the words'
+    input embeddings (layer 0): the strongest lexical control we have."""
+    norm = out["valence_norm"]
+    holds = {
+        "valence_geometry": _both(
+            below((data.get("valence") or {}).get("p")),
+            _above_zero(out.get("valence_probe_difference")),
+        )
+    }
+    against = {
+        "valence_geometry": (
+            "the words' input embeddings (layer 0): a ridge probe of human valence "
+            f"({norm}) cross-validated with near-synonyms in one fold must do better on the "
+            "vectors than on the words (paired emotion-bootstrap 95 % CI of the difference "
+            "above 0), and PC1 must beat the shuffled-label null (p < 0.05)"
+        )
+    }
+    if out.get("arousal_r"):
+        holds["arousal_geometry"] = _both(
+            below(out["arousal_r"].get("p")), _above_zero(out.get("arousal_probe_difference"))
+        )
+        against["arousal_geometry"] = (
+            "the words' input embeddings (layer 0): the same synonym-grouped ridge probe of "
+            "human arousal must do better on the vectors than on the words (paired "
+            "emotion-bootstrap 95 % CI above 0), and PC2 (pre-registered) must beat the "
+            "shuffled-label null (p < 0.05)"
+        )
+    return holds, against
 
 
 # ---------------------------------------------------------------- across models

@@ -186,16 +186,24 @@ def _label_points(fig, ax, x: np.ndarray, y: np.ndarray, names: Sequence[str], f
             ax.plot([px, cx], [py, cy], color="0.7", lw=0.4, zorder=1)
 
 
-def plot_valence_controls(summary_json: str, null_csv: str, output: str) -> None:
+def plot_valence_controls(
+    summary_json: str, null_csv: str, output: str, probe_layers_csv: str | None = None
+) -> None:
     """The valence axis against its controls: the shuffled-label null of |r| (histogram
     and 95th percentile), the observed r with its interval, the same PCA on the input
     embeddings of the emotion words, and (dashed) a cross-validated linear probe of valence
-    from each (what they carry in any direction)."""
+    from each (what they carry in any direction). With `probe_layers_csv`, a second panel:
+    the synonym-grouped probe at every layer, layer 0 (the words) included."""
     plt = pyplot()
     summary = json.loads(Path(summary_json).read_text())
     v = summary["valence"]
     null = pd.read_csv(null_csv)["abs_r"].to_numpy()
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    layers = pd.read_csv(probe_layers_csv) if probe_layers_csv else None
+    if layers is not None and len(layers):
+        fig, (ax, right) = plt.subplots(1, 2, figsize=(14, 4.6), width_ratios=(1, 1))
+        _plot_probe_layers(right, layers, summary["layer"])
+    else:
+        fig, ax = plt.subplots(figsize=(8, 4.2))
     ax.hist(null, bins=40, range=(0, 1), color="0.75", label=f"shuffled labels ({len(null)})")
     ax.axvline(v["null_p95"], color="0.4", ls=":", label=f"null 95th pct {v['null_p95']:.2f}")
     rows = [("residual stream", v["pearson"], v.get("ci"), "#c0392b")]
@@ -226,6 +234,31 @@ def plot_valence_controls(summary_json: str, null_csv: str, output: str) -> None
     )
     ax.legend(fontsize=8, loc="center", framealpha=0.9)
     save(fig, output, dpi=130)
+
+
+PROBE_COLOURS = {"valence_glasgow": "#c0392b", "valence_vader": "#e67e22", "arousal": "#2c7fb8"}
+
+
+def _plot_probe_layers(ax, table: pd.DataFrame, analysis_layer: int) -> None:
+    """Probe r (band: 95 % bootstrap interval over emotions) and the component's r per layer."""
+    for target, rows in table.groupby("target", sort=False):
+        colour = PROBE_COLOURS.get(target, "0.3")
+        rows = rows.sort_values("layer")
+        ax.plot(rows.layer, rows.probe_r, "-o", ms=3, color=colour, label=f"probe, {target}")
+        ax.fill_between(
+            rows.layer, rows.probe_ci_low, rows.probe_ci_high, color=colour, alpha=0.15, lw=0
+        )
+        component = rows.component.iloc[0]
+        ax.plot(rows.layer, rows.component_r, ":", color=colour, label=f"{component} r, {target}")
+    ax.axvline(analysis_layer, color="0.5", lw=0.8, ls="--")
+    ax.axhline(0, color="0.8", lw=0.6)
+    ax.set(
+        xlabel="layer (0 = input embeddings of the words)",
+        ylabel="Pearson r with the human rating",
+        ylim=(-0.3, 1),
+    )
+    ax.set_title("lexical control: ridge probe, 10 folds, near-synonyms in one fold", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", framealpha=0.9)
 
 
 def plot_cosine(

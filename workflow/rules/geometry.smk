@@ -1,13 +1,21 @@
 # Geometry of the emotion vectors, per (model, corpus), downstream of the stored vectors
-# (never of the activations): PCA against human valence with its controls (a shuffled-label
-# null, the same PCA on the input embeddings of the words), cosine similarities ordered by
-# clustering, the seed's sanity pairs, a layer sweep, and one cross-model figure per corpus.
+# (never of the activations): PCA against human valence and arousal (VADER, the shipped
+# Glasgow Norms) with its controls (a shuffled-label null, within-sign r, the layer-wise
+# lexical probe with near-synonyms in one fold), cosine similarities ordered by clustering,
+# the seed's sanity pairs, a layer sweep, and one cross-model figure per corpus.
 
 GEOMETRY = settings_of("geometry")
 # The subset heatmap only says something new when the run has more emotions than it shows.
 GEOMETRY_HAS_SUBSET = 2 <= len(GEOMETRY["heatmap_subset"]) < len(RUN.emotions)
 GEOMETRY_COMPARISON = LAYOUT.comparison("{corpus}_layer_sweep.png")
 # Shared geometry needs two models at least.
+# The norms files the geometry reads: a changed file (checksum-checked at parse time for
+# Glasgow), word-form list or synonym list reruns it.
+GEOMETRY_NORMS = {
+    "arousal": [GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
+    "glasgow": [GEOMETRY["glasgow"]["path"]] if GEOMETRY["glasgow"] else [],
+    "word_forms": RUN.settings["word_forms"],
+}
 GEOMETRY_ACROSS = {
     key: LAYOUT.comparison(f"{{corpus}}_geometry_across_models.{key}")
     for key in ("csv", "json", "png")
@@ -27,13 +35,22 @@ extra_targets(
 
 rule geometry_tables:
     input:
+        **GEOMETRY_NORMS,
         vectors=rules.emotion_vectors.output.vectors,
         words=rules.extract_activations.output.words,
-        arousal=[GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
+        synonyms=RUN.settings["stories"]["synonyms"],
     output:
         **analysis_outputs(
             "geometry",
-            ["json", "pca", "correlations", "cosine", "sanity", "valence_null"],
+            [
+                "json",
+                "pca",
+                "correlations",
+                "cosine",
+                "sanity",
+                "valence_null",
+                "probe_layers",
+            ],
         ),
     log:
         LAYOUT.log("{model}", "{corpus}", "geometry", "tables"),
@@ -49,8 +66,8 @@ rule geometry_tables:
 
 rule geometry_layer_sweep:
     input:
+        **GEOMETRY_NORMS,
         vectors=rules.emotion_vectors.output.vectors,
-        arousal=[GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
     output:
         analysis_output("geometry", "layer_sweep"),
     log:
@@ -85,6 +102,7 @@ rule geometry_controls_plot:
     input:
         summary=rules.geometry_tables.output.json,
         valence_null=rules.geometry_tables.output.valence_null,
+        probe_layers=rules.geometry_tables.output.probe_layers,
     output:
         analysis_output("geometry", "controls_png"),
     log:

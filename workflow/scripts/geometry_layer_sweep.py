@@ -8,4 +8,6 @@ with logging_to(snakemake.log[0]):
         settings=snakemake.params.settings,
         arousal_csv=snakemake.params.settings["arousal_csv"],
         output=snakemake.output[0],
+        glasgow_csv=snakemake.input.glasgow[0] if snakemake.input.glasgow else None,
+        word_forms=snakemake.input.word_forms,
     )

@@ -11,4 +11,7 @@ with logging_to(snakemake.log[0]):
         settings=snakemake.params.settings,
         arousal_csv=snakemake.params.settings["arousal_csv"],
         outputs=dict(snakemake.output.items()),
+        glasgow_csv=snakemake.input.glasgow[0] if snakemake.input.glasgow else None,
+        word_forms=snakemake.input.word_forms,
+        synonyms=snakemake.input.synonyms,
     )
