@@ -31,6 +31,7 @@ interval of the paired accuracy difference, resampled as above).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -199,17 +200,28 @@ def tfidf_ranks(vectorizer, centroids: np.ndarray, texts, labels, emotions) -> n
 # ---------------------------------------------------------------- intervals and tests
 
 
-def hierarchical_indices(labels: Sequence[str], replicates: int, seed: int) -> list[np.ndarray]:
+def hierarchical_indices(
+    labels: Sequence[str], replicates: int, seed: int
+) -> tuple[np.ndarray, ...]:
     """Passage indices of each bootstrap replicate: the emotions (unique labels) drawn with
-    replacement, then, within each drawn emotion, its passages drawn with replacement."""
-    labels = np.asarray(labels)
-    groups = [np.flatnonzero(labels == e) for e in dict.fromkeys(labels.tolist())]
+    replacement, then, within each drawn emotion, its passages drawn with replacement.
+    The same (labels, replicates, seed) give the same draws, so every statistic of a run
+    (vectors, references, baselines, differences) is resampled alike; computed once."""
+    return _hierarchical_indices(tuple(labels), int(replicates), int(seed))
+
+
+@functools.lru_cache(maxsize=8)
+def _hierarchical_indices(labels: tuple, replicates: int, seed: int) -> tuple[np.ndarray, ...]:
+    array = np.asarray(labels)
+    groups = [np.flatnonzero(array == e) for e in dict.fromkeys(labels)]
+    sizes = np.array([len(g) for g in groups])
     rng = np.random.default_rng(seed)
     draws = []
     for _ in range(replicates):
         chosen = rng.integers(len(groups), size=len(groups))
-        draws.append(np.concatenate([rng.choice(groups[g], size=len(groups[g])) for g in chosen]))
-    return draws
+        within = [groups[g][rng.integers(sizes[g], size=sizes[g])] for g in chosen]
+        draws.append(np.concatenate(within))
+    return tuple(draws)
 
 
 def hierarchical_bootstrap(
