@@ -276,6 +276,25 @@ def read_scenarios(
     return {e: [t.strip() for t in table[e]] for e in scenario_emotions}
 
 
+def read_neutral_narrative(
+    path: Path, emotions: list[str], forms: dict[str, tuple[str, ...]] | None = None
+) -> list[str]:
+    """The neutral narrative passages (the scenarios' reference): one per line; at least
+    10, and none may name an emotion of the run (a reference that names one would pull
+    every scenario toward it)."""
+    from .wording import naming_emotions
+
+    passages = read_lines(path, "neutral narrative passages")
+    if len(passages) < 10:
+        raise ConfigError(path, "", f"only {len(passages)} passages; the reference needs 10")
+    for i, text in enumerate(passages):
+        named = naming_emotions(text, emotions, forms or {})
+        if named:
+            which, word = named[0]
+            raise ConfigError(path, f"passage {i + 1}", f"names {which!r} ({word!r})")
+    return passages
+
+
 # ---------------------------------------------------------------- models
 
 
@@ -455,6 +474,9 @@ def load_run_config(
     if scenarios is not None:
         synonyms = read_synonyms(Path(stories["synonyms"]))
         read_scenarios(Path(scenarios), synonyms, emotions, forms)
+        narrative = sections["generalisation"].get("neutral_narrative")
+        if narrative is not None:
+            read_neutral_narrative(Path(narrative), emotions, forms)
     return RunConfig(
         models=models,
         emotions=emotions,

@@ -60,6 +60,12 @@ GENERALISATION = {
         "templates": {
             "top1": {"value": 0.5, "ci": [0.38, 0.62], "chance": 1 / 12, "p": 1e-9},
             "top3": {"value": 0.8, "ci": [0.68, 0.88], "chance": 0.25, "p": 1e-9},
+            "baselines": {"input embeddings": {"value": 0.2, "ci": [0.12, 0.32]}},
+            "versus_baselines": {
+                "input embeddings": {"value": 0.3, "ci": [0.1, 0.5], "mcnemar": {"p": 0.001}}
+            },
+            "strongest_baseline": "input embeddings",
+            "beats_baselines": True,
         }
     },
     "lexical_baseline": {"top1": {"value": 0.2, "ci": [0.12, 0.32], "chance": 1 / 12}},
@@ -135,6 +141,7 @@ def test_summary_and_comparison_files(tmp_path):
     assert on_disk["neutral_components_removed"] == 7
     assert on_disk["corpora"]["templates"]["pc1_variance"] == 0.26
     assert on_disk["holds"]["implicit_scenarios"] is True
+    assert "input embeddings" in on_disk["decided_against"]["implicit_scenarios"]
 
     df = write_comparison([str(out)], tmp_path / "c.csv", tmp_path / "c.html")
     assert list(df["model"]) == ["m", SEED_REFERENCE["model"]]

@@ -28,6 +28,9 @@ def plot_accuracy(
             ax.plot(sub["layer"], sub["top3"], "--", color=col, label=f"{c} top-3")
             ax.plot(sub["layer"], sub["top1_transductive"], "-", lw=0.6, alpha=0.6, color=col,
                     label=f"{c} top-1, transductive")  # fmt: skip
+            if "top1_expository" in sub and sub["top1_expository"].notna().any():
+                ax.plot(sub["layer"], sub["top1_expository"], ":", lw=0.8, color=col,
+                        label=f"{c} top-1, expository neutral")  # fmt: skip
         first = by_layer.iloc[0]
         ax.axhline(first["chance_top1"], color="grey", lw=1, label="chance top-1")
         ax.axhline(first["chance_top3"], color="grey", lw=1, ls="--", label="chance top-3")
@@ -35,6 +38,11 @@ def plot_accuracy(
         if lexical.get("value") is not None:
             ax.axhline(lexical["value"], color="tab:purple", lw=1, ls="-.",
                        label="words alone (layer 0) top-1")  # fmt: skip
+        first_corpus = result["per_corpus"].get(corpora[0]) or {}
+        name = first_corpus.get("strongest_baseline")
+        if name and "input embeddings" not in name:
+            ax.axhline(first_corpus["baselines"][name]["value"], color="tab:red", lw=1, ls="-.",
+                       label=f"strongest baseline: {name}")  # fmt: skip
         ax.set_title(f"implicit scenarios ({int(first['passages'])} passages)", fontsize=10)
     ax.axvline(analysis_layer, color="k", lw=0.5, ls=":")
     ax.set_xlabel("layer")
@@ -97,38 +105,70 @@ def interval(m: Mapping | None, percent: bool = False) -> str:
 def table_html(result: Mapping) -> str:
     head = [
         "corpus",
-        "top-1 [95 % CI]",
-        "top-3 [95 % CI]",
+        "top-1 [95 % CI over emotions]",
+        "top-1, template grand mean",
+        "strongest lexical baseline",
+        "vectors − it [95 % CI], McNemar p",
+        "top-3 [Wilson]",
         "chance top-1 / top-3",
-        "top-1 transductive",
+        "top-1 expository neutral / transductive",
         "top-1, layer chosen on held-out half",
         "PC1–valence |r| (n)",
     ]
     body = []
     for c, e in result["per_corpus"].items():
-        cells = [c]
-        if e.get("top1") is not None:
-            held = e["held_out_layer"]
-            cells += [
-                interval(e["top1"]),
-                interval(e["top3"]),
-                f"{e['top1']['chance']:.2f} / {e['top3']['chance']:.2f}",
-                f"{e['top1_transductive']:.2f}",
-                f"{interval(held['top1'])} (layers {held['chosen_on_half_0']}, "
-                f"{held['chosen_on_half_1']})",
-            ]
-        else:
-            cells += ["–"] * 5
+        cells = [c] + (_scenario_cells(e) if e.get("top1") is not None else ["–"] * 8)
         r = e.get("valence_r")
         cells.append("–" if r is None else f"{r:.2f} ({e['valence_n']})")
         body.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+    title = f"{result['model']}: generalisation, layer {result['analysis_layer']}"
+    table = (
+        "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
+        + "".join(body) + "</table>"
+    )  # fmt: skip
+    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in _notes(result))
+    return html_page(title, f"<h2>{html.escape(title)}</h2>{table}{paragraphs}")
+
+
+def _scenario_cells(e: Mapping) -> list[str]:
+    held = e["held_out_layer"]
+    name = e.get("strongest_baseline")
+    base = (e.get("baselines") or {}).get(name)
+    diff = (e.get("versus_baselines") or {}).get(name)
+    return [
+        interval(e["top1"]),
+        interval(e.get("top1_grand_mean")),
+        f"{name}: {interval(base)}" if base else "–",
+        f"{interval(diff)}, p = {diff['mcnemar']['p']:.2g}" if diff else "–",
+        interval(e["top3"]),
+        f"{e['top1']['chance']:.2f} / {e['top3']['chance']:.2f}",
+        f"{_two(e.get('top1_expository'))} / {_two(e.get('top1_transductive'))}",
+        f"{interval(held['top1'])} (layers {held['chosen_on_half_0']}, {held['chosen_on_half_1']})",
+    ]
+
+
+def _two(x) -> str:
+    return "–" if x is None else f"{x:.2f}"
+
+
+def _notes(result: Mapping) -> list[str]:
     notes = []
-    lexical = result.get("lexical_baseline")
-    if lexical:
-        notes.append(
-            f"Lexical baseline (the passages' input embeddings against the emotion words'): "
-            f"top-1 {interval(lexical['top1'])}, top-3 {interval(lexical['top3'])}."
-        )
+    for c, e in result["per_corpus"].items():
+        versus = e.get("versus_baselines") or {}
+        if versus:
+            each = "; ".join(
+                f"{name}: top-1 {interval(e['baselines'][name])}, vectors − it "
+                f"{interval(v)} (McNemar {v['mcnemar']['only_vectors']} vs "
+                f"{v['mcnemar']['only_baseline']} discordant, p = {v['mcnemar']['p']:.2g})"
+                for name, v in versus.items()
+            )
+            verdict = "beat" if e.get("beats_baselines") else "do not beat"
+            notes.append(f"{c}: lexical baselines on the same scenarios — {each}. The vectors "
+                         f"{verdict} every baseline (each paired CI above 0).")  # fmt: skip
+        top = e.get("most_predicted")
+        if top:
+            notes.append(f"{c}: most predicted emotion {top['emotion']} "
+                         f"({top['passages']} of {e['passages']} passages).")  # fmt: skip
     agree = result.get("agreement")
     if agree:
         notes.append(
@@ -138,10 +178,42 @@ def table_html(result: Mapping) -> str:
             f"vector is the emotion's own for {agree['matched_share']:.0%} of {agree['n']} "
             f"emotions (chance {agree['chance']:.0%})."
         )
-    title = f"{result['model']}: generalisation, layer {result['analysis_layer']}"
-    table = (
-        "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-        + "".join(body) + "</table>"
-    )  # fmt: skip
-    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in notes)
-    return html_page(title, f"<h2>{html.escape(title)}</h2>{table}{paragraphs}")
+    return notes
+
+
+def plot_confusion(
+    confusion: pd.DataFrame, emotions: Sequence[str], model: str, layer: int, result: Mapping,
+    output: str,
+) -> None:  # fmt: skip
+    """One heatmap per corpus: rows the scenarios' emotion, columns the emotion predicted
+    (top-1, headline reference), cells the number of passages."""
+    plt = pyplot()
+    corpora = list(dict.fromkeys(confusion["corpus"])) if len(confusion) else []
+    if not corpora:
+        fig, ax = plt.subplots(figsize=(5, 1.5))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no scenario test in this run", ha="center", va="center")
+        save(fig, output, dpi=110)
+        return
+    n = len(emotions)
+    size = max(6.5, 0.32 * n + 2.5)
+    fig, axes = plt.subplots(1, len(corpora), figsize=(size * len(corpora), size * 0.9),
+                             squeeze=False)  # fmt: skip
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        sub = confusion[confusion["corpus"] == corpus]
+        counts = sub.pivot(index="emotion", columns="predicted", values="passages")
+        counts = counts.loc[list(emotions), list(emotions)].to_numpy()
+        im = ax.imshow(counts, cmap="Blues", vmin=0)
+        for i, j in zip(*counts.nonzero(), strict=True):
+            colour = "white" if counts[i, j] > counts.max() / 2 else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=6, color=colour)
+        ax.set_xticks(range(n), emotions, rotation=90, fontsize=7)
+        ax.set_yticks(range(n), emotions, fontsize=7)
+        ax.set_xlabel("taken for (top-1)")
+        ax.set_ylabel("scenario written for")
+        top1 = (result["per_corpus"].get(corpus) or {}).get("top1") or {}
+        ax.set_title(f"{corpus}: top-1 {interval(top1)}", fontsize=9)
+        fig.colorbar(im, ax=ax, shrink=0.6, label="passages")
+    fig.suptitle(f"{model}, layer {layer}:\nwhat each emotion's scenarios are taken for",
+                 fontsize=10)  # fmt: skip
+    save(fig, output, dpi=110)

@@ -11,8 +11,11 @@ from . import pyplot, save
 LABELS = {
     "pc1_variance": "PC1 share of variance",
     "valence_r": "PC1 vs valence |r|",
-    "top1": "implicit scenarios top-1",
-    "top3": "implicit scenarios top-3",
+    # The scenarios stay fixed here: only the vectors are rebuilt from resampled templates,
+    # so this is how much the accuracy depends on the templates, not an interval on it
+    # (that one resamples emotions and scenarios: generalisation.json).
+    "top1": "scenario top-1, templates resampled",
+    "top3": "scenario top-3, templates resampled",
 }
 
 

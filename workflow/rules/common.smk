@@ -226,6 +226,14 @@ def generalisation_inputs(wildcards):
         inputs["scenarios"] = LAYOUT.output(
             "generalisation", "scenario_activations", wildcards.model
         )
+        # The template grand mean (second reference) and the TF-IDF baseline's passages.
+        for corpus in CORPORA:
+            inputs[f"activations_{corpus}"] = [
+                LAYOUT.activations(wildcards.model, e, corpus) for e in RUN.emotions
+            ]
+            inputs[f"passages_{corpus}"] = [
+                LAYOUT.passages(e, corpus) for e in RUN.emotions
+            ]
     return inputs
 
 

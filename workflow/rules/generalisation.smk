@@ -1,13 +1,15 @@
 # Generalisation beyond the emotion word, per model: corpus agreement (templates vs
 # stories), accuracy on implicit scenarios against chance and a lexical baseline, valence
 # against human norms; every corpus side by side. The scenario passages and the neutral
-# passages they are centred on go through the model once (one small job per model).
+# passages they are centred on (narrative: the headline reference; expository: the old one)
+# go through the model once (one small job per model).
 
 
 rule scenario_activations:
     input:
         scenarios=SCENARIOS or [],
         neutral=rules.neutral_passages.output[0],
+        neutral_narrative=settings_of("generalisation")["neutral_narrative"] or [],
     output:
         LAYOUT.output("generalisation", "scenario_activations", "{model}"),
     log:
@@ -21,6 +23,7 @@ rule scenario_activations:
         model=lambda w: model_params(w.model),
         layers=lambda w: RUN.layers[w.model],
         pooling=asdict(RUN.pooling("templates").from_passage_start()),
+        expository=settings_of("generalisation")["expository_reference"],
     script:
         "../scripts/scenario_activations.py"
 
@@ -39,5 +42,6 @@ rule generalisation:
         corpora=CORPORA,
         layers=lambda w: RUN.layers[w.model],
         analysis_layer=analysis_layer,
+        settings=settings_of("generalisation"),
     script:
         "../scripts/generalisation.py"

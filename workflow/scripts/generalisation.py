@@ -11,5 +11,8 @@ with logging_to(snakemake.log[0]):
         vector_files={c: snakemake.input[f"vectors_{c}"] for c in corpora},
         word_file=snakemake.input.get("words"),
         scenario_file=snakemake.input.get("scenarios"),
+        activation_files={c: snakemake.input.get(f"activations_{c}") for c in corpora},
+        passage_files={c: snakemake.input.get(f"passages_{c}") for c in corpora},
+        settings=snakemake.params.settings,
         outputs=dict(snakemake.output.items()),
     )

@@ -8,6 +8,8 @@ with logging_to(snakemake.log[0]):
         pooling=snakemake.params.pooling,
         scenarios=snakemake.input.scenarios,
         neutral_file=snakemake.input.neutral,
+        narrative_file=snakemake.input.get("neutral_narrative") or None,
         output=snakemake.output[0],
         threads=snakemake.threads,
+        expository=snakemake.params.expository,
     )
