@@ -40,6 +40,10 @@ SNAPSHOT_DIR = REPO_ROOT / "docs" / "findings"
 # The numbers of the run before attention sinks were left out (commit cb09b0a, the same
 # default configuration), extracted from that run's outputs; the README compares with them.
 BEFORE = SNAPSHOT_DIR / f"{MODEL}.before-sinks.json"
+# The default run before the human-labelled benchmarks and the stronger controls (commit
+# b8b346a, float32): the "after" of the sinks table (measured on that run's 12 × 5
+# scenarios), and the "before" of the controls table.
+BEFORE_CONTROLS = SNAPSHOT_DIR / f"{MODEL}.before-controls.json"
 
 
 # The models of the README's side-by-side table (besides the seed's published figures); a
@@ -76,23 +80,14 @@ def headline_table(s: Mapping[str, Any]) -> str:
     """The README's main findings table: each result with its interval, its control and
     the verdict against that control, beside the seed's published figure."""
     gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
-    lexical = (s.get("generalisation") or {}).get("lexical_baseline") or {}
     boot = s.get("bootstrap") or {}
-    valence, lens = s["valence_r"], s["lens_hit_rate"]
+    lens = s["lens_hit_rate"]
     holds = s["holds"]
     rows = [
         ("PC1 / PC2 share of variance", "36.2 % / 12.7 %",
          f"{_pct(s['pc1_variance'])} (bootstrap {_ci_pct(boot.get('pc1_variance'))}) / "
          f"{_pct(s['pc2_variance'])}", "", ""),
-        (f"PC1 vs human valence (VADER, n = {valence['n']}), r [95 % CI]",
-         "not measured (paper: 0.81, n = 45)",
-         f"{fmt_measure(valence)} (bootstrap over templates {_ci(boot.get('valence_r'))})",
-         f"shuffled labels: 95th pct {_num(valence['null_p95'])}, "
-         f"{fmt_p(valence['p'], PERMUTATIONS)}; input embeddings of the words: PC1 "
-         f"{_num(valence['word_embedding_r'])}, cross-validated linear probe "
-         f"{_num(valence.get('word_embedding_probe_r'))} (of the vectors: "
-         f"{_num(valence.get('probe_r'))})",
-         _verdict(holds["valence_geometry"])),
+        *_valence_rows(s),
         ("sanity pairs with the expected sign", "5 / 5",
          f"{s['sanity_passed']} / {s['sanity_total']}", "", ""),
         (f"logit lens: a word form among the top {10} [95 % CI]", "8 / 8 shown",
@@ -114,9 +109,10 @@ def headline_table(s: Mapping[str, Any]) -> str:
          "across emotions [95 % CI]", "not measured (paper: 0.85, 35 emotions)",
          fmt_measure(s.get("preference_relation_r")) or "–",
          _preference_controls(s), _verdict(holds.get("preference"))),
-        ("implicit scenarios top-1 [95 % CI]", "not measured",
-         f"{fmt_measure(gen.get('top1'))} (bootstrap {_ci(boot.get('top1'))})",
-         _scenario_controls(gen, lexical), _verdict(holds.get("implicit_scenarios"))),
+        (f"implicit scenarios top-1 [95 % CI] ({gen.get('candidates', '?')} emotions × "
+         f"{_per_emotion(gen)} scenarios)", "not measured",
+         f"{fmt_measure(gen.get('top1'))} (bootstrap over emotions, scenarios within them)",
+         _scenario_controls(gen), _verdict(holds.get("implicit_scenarios"))),
     ]  # fmt: skip
     head = (
         f"| result | seed ({SEED_REFERENCE['model'].split(' ')[0]}, 30 emotions) | "
@@ -153,17 +149,65 @@ def _ci(m: Mapping | None) -> str:
     return f"{m['ci'][0]:.2f}–{m['ci'][1]:.2f}"
 
 
-def _scenario_controls(gen: Mapping, lexical: Mapping) -> str:
+def _per_emotion(gen: Mapping) -> str:
+    n, k = (gen.get("top1") or {}).get("n"), gen.get("candidates")
+    return f"{n // k}" if n and k else "?"
+
+
+def _scenario_controls(gen: Mapping) -> str:
     top1 = gen.get("top1") or {}
     if not top1:
         return "–"
+    strongest = gen.get("strongest_baseline")
+    base = (gen.get("baselines") or {}).get(strongest) or {}
+    paired = (gen.get("versus_baselines") or {}).get(strongest) or {}
+    mcnemar = paired.get("mcnemar") or {}
     held = (gen.get("held_out_layer") or {}).get("top1")
     return (
-        f"chance {_num(top1.get('chance'))}; words alone (layer 0) "
-        f"{fmt_measure(lexical.get('top1'))}; transductive centring "
-        f"{_num(gen.get('top1_transductive'))}; layer chosen on held-out half "
-        f"{fmt_measure(held)}"
+        f"strongest lexical baseline ({strongest}; also input embeddings, TF-IDF fitted on the "
+        f"templates) {fmt_measure(base)}; vectors minus it {fmt_measure(paired)}, McNemar "
+        f"{mcnemar.get('only_vectors')} vs {mcnemar.get('only_baseline')}, "
+        f"p = {_p(mcnemar.get('p'))}; chance {_num(top1.get('chance'))}; template grand mean "
+        f"as reference {fmt_measure(gen.get('top1_grand_mean'))}; layer chosen on held-out "
+        f"half {fmt_measure(held)}"
     )
+
+
+def _p(p: float | None) -> str:
+    return "–" if p is None else f"{p:.2g}"
+
+
+def _valence_rows(s: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """PC1 against human valence (Glasgow, VADER), PC2 against human arousal: each decided
+    against the same cross-validated probe on the words' input embeddings."""
+    valence, glasgow = s["valence_r"], s.get("valence_r_glasgow") or {}
+    holds, arousal = s["holds"], s.get("arousal_r")
+    rows = [(
+        f"PC1 vs human valence (Glasgow Norms, n = {glasgow.get('n')}; VADER, n = "
+        f"{valence['n']}), r [95 % CI, emotions resampled]", "not measured (paper: 0.81, n = 45)",
+        f"{fmt_measure(glasgow)}; VADER {fmt_measure(valence)}; within positive emotions "
+        f"{fmt_measure(s.get('valence_r_within_positive'))}, within negative "
+        f"{fmt_measure(s.get('valence_r_within_negative'))}",
+        f"the sign of valence alone {fmt_measure(s.get('valence_r_sign_only'))}; shuffled "
+        f"labels: 95th pct {_num(valence['null_p95'])}, {fmt_p(valence['p'], PERMUTATIONS)}; "
+        f"probe (near-synonyms in one fold) on the vectors "
+        f"{fmt_measure(s.get('valence_probe_r_vectors'))} vs on the words' input embeddings "
+        f"{fmt_measure(s.get('valence_probe_r_layer0'))}: difference "
+        f"{fmt_measure(s.get('valence_probe_difference'))}",
+        _verdict(holds["valence_geometry"]),
+    )]  # fmt: skip
+    if isinstance(arousal, Mapping) and arousal.get("value") is not None:
+        rows.append((
+            f"{arousal.get('component', 'PC2')} vs human arousal (Glasgow Norms, n = "
+            f"{arousal.get('n')}), r [95 % CI, emotions resampled]",
+            "not measured (paper: 0.66)", fmt_measure(arousal),
+            f"shuffled labels {fmt_p(arousal.get('p'), PERMUTATIONS)}; probe on the vectors "
+            f"{fmt_measure(s.get('arousal_probe_r_vectors'))} vs on the words' input embeddings "
+            f"{fmt_measure(s.get('arousal_probe_r_layer0'))}: difference "
+            f"{fmt_measure(s.get('arousal_probe_difference'))}",
+            _verdict(holds.get("arousal_geometry")),
+        ))  # fmt: skip
+    return rows
 
 
 def sinks_table(before: Mapping[str, Any], s: Mapping[str, Any]) -> str:
@@ -191,6 +235,116 @@ def sinks_table(before: Mapping[str, Any], s: Mapping[str, Any]) -> str:
     head = "| measure | before (sinks in every mean) | after (sinks left out) |\n"
     head += "| --- | --- | --- |\n"
     return head + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def _strongest(
+    baselines: Mapping[str, Mapping], exclude: str = "supervised"
+) -> tuple[str, Mapping]:
+    """The baseline with the highest r, supervised probes left out (they are upper bounds of
+    what the layer carries, not lexical controls)."""
+    named = {k: v for k, v in baselines.items() if exclude not in k and v.get("value") is not None}
+    if not named:
+        return "–", {}
+    name = max(named, key=lambda k: named[k]["value"])
+    return name, named[name]
+
+
+def _emobank_cell(s: Mapping[str, Any], axis: str) -> str:
+    m = s.get(f"emobank_{axis}_r")
+    if not m:
+        return "not measured"
+    name, base = _strongest(s.get(f"emobank_{axis}_baselines") or {})
+    diff = {"value": base.get("difference"), "ci": base.get("difference_ci")}
+    return (
+        f"{m.get('component')} r {fmt_measure(m)}; strongest lexical baseline ({name}) "
+        f"{fmt_measure(base)}, difference {fmt_measure(diff)}: "
+        f"{_verdict(s['holds'].get(f'emobank_{axis}'))}"
+    )
+
+
+def _steering_cell(s: Mapping[str, Any]) -> str:
+    tests = s.get("steering_in_distribution_by_test")
+    if not tests:
+        iso = fmt_measure(s.get("steering_beats_random"), percent=True)
+        return f"own vector beats 50 isotropic random directions for {iso} (Wilson over emotions)"
+    shares = "; ".join(f"{name}: {fmt_measure(m, percent=True)}" for name, m in tests.items())
+    return (
+        f"own vector beats other emotions' vectors (z-test p < 0.05; intervals resample the null "
+        f"draws and the emotions) — {shares}; isotropic "
+        f"{fmt_measure(s.get('steering_beats_isotropic'), percent=True)}, covariance-matched "
+        f"{fmt_measure(s.get('steering_beats_covariance'), percent=True)}"
+    )
+
+
+def _scenario_cell(s: Mapping[str, Any]) -> str:
+    gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
+    top1 = gen.get("top1") or {}
+    if not gen.get("strongest_baseline"):
+        lexical = ((s.get("generalisation") or {}).get("lexical_baseline") or {}).get("top1")
+        return (
+            f"{gen.get('candidates')} emotions × {_per_emotion(gen)} scenarios, expository "
+            f"neutral reference: top-1 {fmt_measure(top1)} (Wilson over passages); words "
+            f"alone {fmt_measure(lexical)}; decided against chance"
+        )
+    paired = gen["versus_baselines"][gen["strongest_baseline"]]
+    return (
+        f"{gen.get('candidates')} emotions × {_per_emotion(gen)} scenarios, neutral narrative "
+        f"reference: top-1 {fmt_measure(top1)} (emotions resampled); minus the strongest "
+        f"lexical baseline {fmt_measure(paired)}, McNemar p = {_p(paired['mcnemar']['p'])}; "
+        f"most predicted: {gen['most_predicted']['emotion']} "
+        f"({gen['most_predicted']['passages']} of {top1.get('n')})"
+    )
+
+
+def _valence_cell(s: Mapping[str, Any]) -> str:
+    if not s.get("valence_probe_difference"):
+        v = s["valence_r"]
+        return (
+            f"PC1–VADER r {fmt_measure(v)}; decided against shuffled labels; words' PC1 "
+            f"{_num(v['word_embedding_r'])}"
+        )
+    return (
+        f"PC1–Glasgow r {fmt_measure(s['valence_r_glasgow'])}, sign alone "
+        f"{fmt_measure(s['valence_r_sign_only'])}; within positive / negative "
+        f"{fmt_measure(s['valence_r_within_positive'])} / "
+        f"{fmt_measure(s['valence_r_within_negative'])}; probe vectors minus words "
+        f"{fmt_measure(s['valence_probe_difference'])}"
+    )
+
+
+def _arousal_cell(s: Mapping[str, Any]) -> str:
+    a = s.get("arousal_r")
+    if not isinstance(a, Mapping):
+        return "not measured (no arousal norms shipped)"
+    return (
+        f"{a.get('component')}–Glasgow arousal r {fmt_measure(a)}; probe vectors minus words "
+        f"{fmt_measure(s.get('arousal_probe_difference'))}"
+    )
+
+
+def controls_table(before: Mapping[str, Any], s: Mapping[str, Any]) -> str:
+    """Each claim before and after the human-labelled benchmarks and the stronger controls
+    (issue "concepts, not words"), with the verdict each time."""
+    rows = [
+        ("valence (word norms)", "valence_geometry", _valence_cell),
+        ("arousal (word norms)", "arousal_geometry", _arousal_cell),
+        ("valence on EmoBank sentences (test split)", None, lambda x: _emobank_cell(x, "valence")),
+        ("arousal on EmoBank sentences (test split)", None, lambda x: _emobank_cell(x, "arousal")),
+        ("steering specificity", "steering", _steering_cell),
+        ("implicit scenarios", "implicit_scenarios", _scenario_cell),
+    ]
+    lines = [
+        "| claim | before (b8b346a) | after | verdict before → after |",
+        "| --- | --- | --- | --- |",
+    ]
+    for title, verdict, cell in rows:
+        change = (
+            f"{_verdict(before['holds'].get(verdict))} → {_verdict(s['holds'].get(verdict))}"
+            if verdict
+            else "–"
+        )
+        lines.append(f"| {title} | {cell(before)} | {cell(s)} | {change} |")
+    return "\n".join(lines)
 
 
 def stories_table(s: Mapping[str, Any]) -> str:
@@ -348,11 +502,14 @@ def render(
     compared: list[Mapping[str, Any]] | None = None,
     across: Mapping[str, Any] | None = None,
     preference: list[Mapping[str, Any]] | None = None,
+    before_controls: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """{marker name: Markdown} of every findings block of the README."""
     blocks = {"headline": headline_table(summary)}
     if before is not None:
-        blocks["sinks"] = sinks_table(before, summary)
+        blocks["sinks"] = sinks_table(before, before_controls or summary)
+    if before_controls is not None:
+        blocks["controls"] = controls_table(before_controls, summary)
     if stories is not None:
         blocks["stories"] = stories_table(stories)
     if compared:
@@ -386,7 +543,7 @@ def expected_readme(
     blocks = render(
         _load(summary_file), _load(before_file), _load(stories_file),
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
-        [p for p in preference if p is not None],
+        [p for p in preference if p is not None], _load(BEFORE_CONTROLS),
     )  # fmt: skip
     return replace_blocks(readme, blocks)
 

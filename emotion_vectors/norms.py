@@ -203,7 +203,8 @@ def load_norms(
     if glasgow_csv is not None:
         forms = read_word_forms(Path(word_forms)) if word_forms else {}
         glasgow = glasgow_for(emotions, read_glasgow(glasgow_csv), forms)
-        source = f"{GLASGOW_SOURCE}: {glasgow_csv}"
+        # The file's name, not its path: results must not depend on where the project lies.
+        source = f"{GLASGOW_SOURCE}: {Path(glasgow_csv).name}"
     if arousal_csv is not None:
         arousal = norms_for(emotions, read_arousal_csv(arousal_csv))
         return Norms(valence, vader_source(), arousal, arousal_csv, glasgow, source)
