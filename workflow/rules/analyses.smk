@@ -11,6 +11,8 @@ MODEL_SETTINGS = {
     **{a.section: RUN.settings[a.section] for a in MODEL_EXPERIMENTS},
     "word_forms": RUN.settings["word_forms"],
     "sink_ratio": RUN.settings["extraction"]["sink_ratio"],
+    # How whole texts (not template passages) are pooled: the EmoBank sentences.
+    "passage_pooling": asdict(RUN.pooling("templates").from_passage_start()),
 }
 
 
