@@ -108,9 +108,6 @@ class PromptPrefix:
     prompt_ids: list[int]
     outputs: list  # per block: its output (a tensor, or the tuple the block returns)
     updates: list[list[tuple[tuple, dict]]]  # per block: its cache updates
-    # Per word (token ids): every block's unsteered output at the word's positions 1..n-1
-    # after this prompt, [blocks, n - 1, width]; filled by `continuation_states`.
-    continuations: dict[tuple[int, ...], object] = field(default_factory=dict)
 
 
 def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
@@ -270,8 +267,7 @@ def word_logprobs(
             # The first token of every word comes from the prompt's last position.
             pairs = [(r, w) for r in range(len(rows)) for w in words[rows[r]]]
             lps = [float(first[r, w[0]]) for r, w in pairs]
-            below = (layer, prefix) if deltas is not None and prefix is not None else None
-            _add_continuations(model, prompt, pairs, lps, len(prompt_ids), cache_arg, below)
+            _add_continuations(model, prompt, pairs, lps, len(prompt_ids), cache_arg)
         for (r, _), lp in zip(pairs, lps, strict=True):
             out[rows[r]].append(lp)
     return out
@@ -281,17 +277,12 @@ def word_logprobs(
 CONTINUATION_ROWS = 256
 
 
-def _add_continuations(
-    model, prompt, pairs, lps: list[float], prompt_len: int, cache_arg, below=None
-) -> None:
+def _add_continuations(model, prompt, pairs, lps: list[float], prompt_len: int, cache_arg):
     """Add to `lps[k]` the log-probability of tokens 2.. of word k (pairs[k] = (prompt row,
     token ids)), teacher-forced after that row's (steered) prompt cache, unsteered: later
     positions are never steered. Rows are sorted by word length, so a chunk pads little,
     and only the positions that predict a word token go through the unembedding; in
-    chunks, so many words per prompt stay in memory. `below` = (steered layer, unsteered
-    prefix): a word's positions see only unsteered keys and values in blocks 1..layer, so
-    their outputs there are the unsteered ones, computed once per word
-    (`continuation_states`) and replayed; only the blocks above run per condition."""
+    chunks, so many words per prompt stay in memory."""
     import copy
 
     import torch
@@ -300,8 +291,6 @@ def _add_continuations(
     longer = sorted(
         (k for k, (_, w) in enumerate(pairs) if len(w) > 1), key=lambda k: len(pairs[k][1])
     )
-    if below is not None and longer:
-        continuation_states(model, below[1], [pairs[k][1] for k in longer])
     for start in range(0, len(longer), CONTINUATION_ROWS):
         chunk = longer[start : start + CONTINUATION_ROWS]
         width = max(len(pairs[k][1]) - 1 for k in chunk)
@@ -312,13 +301,7 @@ def _add_continuations(
         cache = copy.deepcopy(cache) if len(longer) > len(chunk) else cache
         cache.reorder_cache(torch.tensor([pairs[k][0] for k in chunk], device=arch.device))
         mask = torch.ones((len(chunk), prompt_len + width), device=arch.device)
-        with contextlib.ExitStack() as ctx:
-            if below is not None:
-                words = [pairs[k][1] for k in chunk]
-                ctx.enter_context(_replaying_words(model, below[1], below[0], words, width))
-            rest = arch.base(
-                input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache}
-            )
+        rest = arch.base(input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache})
         # Right padding: position t of row j predicts token t + 1 of its word.
         rows = [(j, t) for j, k in enumerate(chunk) for t in range(len(pairs[k][1]) - 1)]
         hidden = rest.last_hidden_state[[j for j, _ in rows], [t for _, t in rows]]
@@ -327,77 +310,6 @@ def _add_continuations(
         picked = logp[torch.arange(len(rows)), torch.tensor(targets)].tolist()
         for (j, _), value in zip(rows, picked, strict=True):
             lps[chunk[j]] += value
-
-
-def continuation_states(model, prefix: PromptPrefix, words: Sequence[Sequence[int]]) -> None:
-    """Fill `prefix.continuations` for the words (token ids) it lacks: one unsteered pass of
-    word tokens 1..n-1 after the unsteered prompt's cache (one row per word, right-padded:
-    causal attention keeps the padding out of the real positions), every block's output."""
-    import torch
-
-    arch = architecture(model)
-    missing = list(dict.fromkeys(tuple(w) for w in words if tuple(w) not in prefix.continuations))
-    if not missing:
-        return
-    width = max(len(w) - 1 for w in missing)
-    feed = torch.zeros((len(missing), width), dtype=torch.long, device=arch.device)
-    for j, word in enumerate(missing):
-        feed[j, : len(word) - 1] = torch.tensor(word[:-1])
-    with torch.inference_mode():
-        ids = torch.tensor([list(prefix.prompt_ids)], device=arch.device)
-        cache = _cache_of(arch.base(input_ids=ids, use_cache=True))
-    cache.reorder_cache(torch.zeros(len(missing), dtype=torch.long, device=arch.device))
-    mask = torch.ones((len(missing), len(prefix.prompt_ids) + width), device=arch.device)
-    inputs = {"input_ids": feed, "attention_mask": mask, arch.cache_argument: cache}
-    outputs, _, _ = recorded_pass(model, inputs)
-    states = torch.stack([_hidden_of(out) for out in outputs])  # [blocks, rows, tokens, width]
-    for j, word in enumerate(missing):
-        prefix.continuations[word] = states[:, j, : len(word) - 1].clone()
-
-
-def _hidden_of(output):
-    return output[0] if isinstance(output, tuple) else output
-
-
-@contextlib.contextmanager
-def _replaying_words(
-    model, prefix: PromptPrefix, layer: int, words: Sequence[Sequence[int]], width: int
-) -> Iterator[None]:
-    """During a continuation pass over `words` (one per row, right-padded to `width`):
-    blocks 1..layer-1 pass their input through and block `layer` returns the words'
-    recorded unsteered outputs, so only the blocks above the steered layer compute."""
-    import torch
-
-    blocks = architecture(model).blocks
-    originals = [blocks[i] for i in range(layer)]
-    last = layer - 1
-
-    class Replay(torch.nn.Module):
-        def __init__(self, index: int):
-            super().__init__()
-            self.index = index
-
-        def forward(self, hidden_states, *args, **kwargs):
-            out = hidden_states
-            if self.index == last:
-                out = torch.zeros_like(hidden_states)
-                for j, word in enumerate(words):
-                    state = prefix.continuations[tuple(word)][last]
-                    out[j, : len(state)] = state.to(out.dtype)
-            shape = prefix.outputs[self.index]
-            return (out, *shape[1:]) if isinstance(shape, tuple) else out
-
-    try:
-        for i in range(layer):
-            replay = Replay(i)
-            for name in ("attention_type", "layer_idx"):
-                if hasattr(originals[i], name):
-                    setattr(replay, name, getattr(originals[i], name))
-            blocks[i] = replay
-        yield
-    finally:
-        for i, block in enumerate(originals):
-            blocks[i] = block
 
 
 @dataclass
