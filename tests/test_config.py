@@ -49,9 +49,14 @@ def test_empty_config_gets_schema_defaults():
     assert cfg["vectors"] == {"neutral_variance": 0.5}
     assert len(run.emotions) == 171
     # Every registered analysis's section is there, with its schema's defaults.
-    assert run.settings["steering_controls"] == {
+    controls = run.settings["steering_controls"]
+    assert {k: controls[k] for k in ("random_directions", "sweep_random_directions", "alpha",
+                                     "seed", "other_emotions", "covariance_directions")} == {
         "random_directions": 50, "sweep_random_directions": 20, "alpha": 0.05, "seed": 0,
+        "other_emotions": 20, "covariance_directions": 20,
     }  # fmt: skip
+    assert controls["off_template_emotions"][:3] == ["afraid", "angry", "anxious"]
+    assert controls["frames"][0]["answer_prefix"] == "The mood in the room was"
     # Emotion-list files become the listed emotions of the run, in the file's order.
     assert run.settings["steering"]["cross_emotions"][:3] == ["afraid", "angry", "anxious"]
 

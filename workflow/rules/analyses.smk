@@ -6,10 +6,12 @@
 
 MODEL_EXPERIMENTS = registry.model_experiments(RUN.analyses)
 # The config sections the experiments read, the word forms the lens scores against, and
-# the sink rule (positions left out of the preference experiment's means).
+# the sink rule (positions left out of the preference experiment's means) and the templates
+# (the steering controls test words absent from every template passage).
 MODEL_SETTINGS = {
     **{a.section: RUN.settings[a.section] for a in MODEL_EXPERIMENTS},
     "word_forms": RUN.settings["word_forms"],
+    "templates": RUN.settings["corpus"]["templates"],
     "sink_ratio": RUN.settings["extraction"]["sink_ratio"],
     # How whole texts (not template passages) are pooled: the EmoBank sentences.
     "passage_pooling": asdict(RUN.pooling("templates").from_passage_start()),
