@@ -133,8 +133,8 @@ def resampled_share(
     p = norm.sf(z)
     return {
         "share": measure(
-            float(np.mean(p < alpha)),
-            tuple(np.percentile(shares, [2.5, 97.5])),
+            float(np.mean(p < alpha)) if len(own) else None,
+            tuple(np.nanpercentile(shares, [2.5, 97.5])) if len(own) else None,
             "bootstrap over null draws and emotions",
             n=len(own),
             emotions=len(labels),
@@ -143,8 +143,8 @@ def resampled_share(
             resamples=draws,
         ),
         "median_z": measure(
-            float(np.nanmedian(z)),
-            tuple(np.percentile(medians, [2.5, 97.5])),
+            float(np.nanmedian(z)) if len(own) else None,
+            tuple(np.nanpercentile(medians, [2.5, 97.5])) if len(own) else None,
             "bootstrap over null draws and emotions",
         ),
         "wilson_over_words": list(wilson_interval(int(np.sum(p < alpha)), len(own))),

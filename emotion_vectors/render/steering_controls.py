@@ -99,8 +99,13 @@ def _z_panel(ax, tests: pd.DataFrame, summaries: Mapping, alpha: float) -> None:
             ax.scatter(position + rng.uniform(-0.3, 0.3, len(z)), z, s=5, color=colour,
                        alpha=0.6)  # fmt: skip
             share = nulls[null]["share"]
-            low, high = share["ci"]
-            text = f"{share['value']:.0%}\n[{low:.0%}, {high:.0%}]"
+            low, high = share.get("ci") or (None, None)
+            if share["value"] is None:  # no word of this test has a draw of this null
+                text = "–"
+            elif low is None or high is None:
+                text = f"{share['value']:.0%}"
+            else:
+                text = f"{share['value']:.0%}\n[{low:.0%}, {high:.0%}]"
             ax.text(position, 0.82, text, transform=top, ha="center", va="bottom",
                     fontsize=6.5, color=colour)  # fmt: skip
             ticks.append(position)
