@@ -95,12 +95,8 @@ def headline_table(s: Mapping[str, Any]) -> str:
          f"chance (other emotions' forms) {100 * lens['chance']:.2g} %, "
          f"{fmt_p(lens['p'], lens.get('permutations'))}",
          _verdict(holds["logit_lens"])),
-        (f'"He feels ___": own vector beats random directions (p < 0.05), strength '
-         f"{s['steering_strength']:.1f}", "not measured",
-         fmt_measure(s["steering_beats_random"], percent=True),
-         f"own word raised {fmt_measure(s['self_steering_positive_share'], percent=True)}; "
-         f"by a shuffled vector {fmt_measure(s['steering_shuffled_positive'], percent=True)}",
-         _verdict(holds["steering"])),
+        *_emobank_rows(s),
+        _steering_row(s),
         ("cross matrix: own vector minus the others' mean (nats)", "–",
          fmt_measure(s.get("cross_own_minus_others")),
          f"own vector raises its word most: "
@@ -147,6 +143,62 @@ def _ci(m: Mapping | None) -> str:
     if not m or not m.get("ci") or None in m["ci"]:
         return "–"
     return f"{m['ci'][0]:.2f}–{m['ci'][1]:.2f}"
+
+
+def _steering_row(s: Mapping[str, Any]) -> tuple[str, ...]:
+    tests = s.get("steering_in_distribution_by_test") or {}
+    word = tests.get("He feels / emotion word")
+    if word is None:  # a summary from before the in-distribution nulls
+        return (
+            f'"He feels ___": own vector beats random directions (p < 0.05), strength '
+            f"{s['steering_strength']:.1f}", "not measured",
+            fmt_measure(s["steering_beats_random"], percent=True),
+            f"own word raised {fmt_measure(s['self_steering_positive_share'], percent=True)}",
+            _verdict(s["holds"]["steering"]),
+        )  # fmt: skip
+    cov, iso = s.get("steering_beats_covariance"), s.get("steering_beats_isotropic")
+    others = "; ".join(
+        f"{name}: {fmt_measure(m, percent=True)}"
+        for name, m in tests.items()
+        if name != "He feels / emotion word"
+    )
+    return (
+        f'"He feels ___": own vector beats other emotions\' vectors (z-test p < 0.05), '
+        f"strength {s['steering_strength']:.1f} [95 % CI, null draws and emotions resampled]",
+        "not measured", fmt_measure(word, percent=True),
+        f"words absent from every template passage and a second frame — {others}; "
+        f"covariance-matched directions {fmt_measure(cov, percent=True)}; isotropic random "
+        f"directions {fmt_measure(iso, percent=True)}",
+        _verdict(s["holds"]["steering"]),
+    )  # fmt: skip
+
+
+def _emobank_rows(s: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    rows = []
+    for axis in ("valence", "arousal"):
+        m = s.get(f"emobank_{axis}_r")
+        if not m:
+            continue
+        name, base = _strongest(s.get(f"emobank_{axis}_baselines") or {})
+        probe = (s.get(f"emobank_{axis}_baselines") or {}).get(
+            f"supervised probe, layer {s['analysis_layer']}"
+        )
+        diff = {"value": base.get("difference"), "ci": base.get("difference_ci")}
+        rows.append((
+            f"EmoBank test sentences (n = {s.get('emobank_n_test')}): the {axis} axis "
+            f"({m.get('component')}, sign fitted on train) vs human {axis}, r [95 % CI]",
+            "not measured", fmt_measure(m),
+            f"strongest lexical baseline, {_cell(name)}: {fmt_measure(base)}, difference "
+            f"{fmt_measure(diff)} (paired bootstrap over sentences); a supervised probe of the "
+            f"layer (upper bound, not a control) {fmt_measure(probe)}",
+            _verdict(s["holds"].get(f"emobank_{axis}")),
+        ))  # fmt: skip
+    return rows
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return text.replace("|", "\\|")
 
 
 def _per_emotion(gen: Mapping) -> str:
@@ -256,7 +308,7 @@ def _emobank_cell(s: Mapping[str, Any], axis: str) -> str:
     name, base = _strongest(s.get(f"emobank_{axis}_baselines") or {})
     diff = {"value": base.get("difference"), "ci": base.get("difference_ci")}
     return (
-        f"{m.get('component')} r {fmt_measure(m)}; strongest lexical baseline ({name}) "
+        f"{m.get('component')} r {fmt_measure(m)}; strongest lexical baseline ({_cell(name)}) "
         f"{fmt_measure(base)}, difference {fmt_measure(diff)}: "
         f"{_verdict(s['holds'].get(f'emobank_{axis}'))}"
     )
@@ -390,35 +442,62 @@ def models_table(summaries: list[Mapping[str, Any]]) -> str:
 
     def cells(s: Mapping[str, Any]) -> list[str]:
         gen = (s.get("generalisation") or {}).get("per_corpus", {}).get(s["default_corpus"], {})
-        lexical = (s.get("generalisation") or {}).get("lexical_baseline") or {}
-        valence, lens = s["valence_r"], s["lens_hit_rate"]
+        lens = s["lens_hit_rate"]
+        glasgow, arousal = s.get("valence_r_glasgow") or {}, s.get("arousal_r")
+        sign = s.get("valence_r_sign_only") or {}
+        other = (s.get("steering_in_distribution_by_test") or {}).get(
+            "He feels / off-template word"
+        )
+        strongest = gen.get("strongest_baseline")
+        base = (gen.get("baselines") or {}).get(strongest) or {}
         return [
             f"{s['analysis_layer']} of {s['num_layers']}",
             f"{_pct(s['pc1_variance'])} / {_pct(s['pc2_variance'])}",
-            f"{fmt_measure(valence)} (null p95 {_num(valence['null_p95'])}; words "
-            f"{_num(valence['word_embedding_r'])})",
+            f"{fmt_measure(glasgow)} (sign alone {_num(sign.get('value'))}; probe minus words "
+            f"{fmt_measure(s.get('valence_probe_difference'))})",
+            f"{fmt_measure(arousal)} ({arousal.get('component')}; probe minus words "
+            f"{fmt_measure(s.get('arousal_probe_difference'))})"
+            if isinstance(arousal, Mapping)
+            else "–",
+            _emobank_short(s, "valence"),
+            _emobank_short(s, "arousal"),
             f"{s['sanity_passed']} / {s['sanity_total']}",
             f"{fmt_measure(lens, percent=True)} (chance {100 * lens['chance']:.2g} %)",
-            f"{fmt_measure(s['steering_beats_random'], percent=True)}",
-            f"{fmt_measure(s['self_steering_positive_share'], percent=True)} (shuffled "
-            f"{_pct(s['steering_shuffled_positive']['value'])})",
+            f"{fmt_measure(s.get('steering_beats_other_emotions'), percent=True)} (random "
+            f"directions {_pct(s['steering_beats_random']['value'])})",
+            fmt_measure(other, percent=True) or "–",
             f"{fmt_measure(s.get('cross_own_raises_most'), percent=True)}",
-            f"{fmt_measure(gen.get('top1'))} (chance {_num(gen['top1']['chance'])}; words "
-            f"{_num(lexical['top1']['value'])})"
+            f"{fmt_measure(gen.get('top1'))} (chance {_num(gen['top1']['chance'])}; strongest "
+            f"lexical baseline {_num(base.get('value'))})"
             if gen.get("top1")
             else "–",
         ]
 
-    seed = ["10 of 16", "36.2 % / 12.7 %", "not measured (paper: 0.81, n = 45)", "5 / 5",
-            "8 / 8 shown", "not measured", "30 / 30", "not measured", "not measured"]  # fmt: skip
+    seed = ["10 of 16", "36.2 % / 12.7 %", "not measured (paper: 0.81, n = 45)",
+            "not measured (paper: 0.66)", "not measured", "not measured", "5 / 5",
+            "8 / 8 shown", "not measured", "not measured", "not measured",
+            "not measured"]  # fmt: skip
     names = ["analysis layer", "PC1 / PC2 share of variance",
-             "PC1 vs human valence r [95 % CI]", "sanity pairs with the expected sign",
-             "logit lens: word form in the top 10", "steering: own vector beats random (p < 0.05)",
-             "steering: own word raised", "cross matrix: own vector raises its word most",
-             "implicit scenarios top-1"]  # fmt: skip
+             "PC1 vs human valence (Glasgow Norms) r [95 % CI]",
+             "PC2 or PC3 vs human arousal (Glasgow Norms) r [95 % CI]",
+             "EmoBank test sentences: valence axis r", "EmoBank test sentences: arousal axis r",
+             "sanity pairs with the expected sign",
+             "logit lens: word form in the top 10",
+             "steering: own vector beats other emotions' vectors (p < 0.05)",
+             "steering: the same on off-template words",
+             "cross matrix: own vector raises its word most",
+             "implicit scenarios top-1 (24 × 10)"]  # fmt: skip
     heads = ["seed (llama-3.2-1b-instruct, 30 emotions)"]
     heads += [f"{s['model']} ({s['emotions']} emotions)" for s in summaries]
     return _column_table(names, heads, [seed] + [cells(s) for s in summaries])
+
+
+def _emobank_short(s: Mapping[str, Any], axis: str) -> str:
+    m = s.get(f"emobank_{axis}_r")
+    if not m:
+        return "–"
+    name, base = _strongest(s.get(f"emobank_{axis}_baselines") or {})
+    return f"{fmt_measure(m)} ({m.get('component')}; {_cell(name)} {_num(base.get('value'))})"
 
 
 def preference_table(summaries: list[Mapping[str, Any]]) -> str:

@@ -104,6 +104,19 @@ CASES = [
     ),
     Case("misspelt key", {"extraction": {"batch_sise": 8}}, "extraction", "Additional properties"),
     Case(
+        "a shipped dataset that is not the recorded version",
+        {"emobank": {"data": {"path": "{dir}/emobank.csv", "sha256": "ab" * 32}}},
+        "emobank.data.sha256",
+        "the file is not the recorded version",
+        files={"emobank.csv": "id,split,V,A,D,text\n"},
+    ),
+    Case(
+        "a dataset file that does not exist",
+        {"geometry": {"glasgow": {"path": "{dir}/gone.csv", "sha256": "cd" * 32}}},
+        "geometry.glasgow.sha256",
+        "does not exist",
+    ),
+    Case(
         "template without the {emotion} slot",
         {"corpus": {"templates": "{dir}/t.yaml"}},
         "templates[0].text",
