@@ -635,8 +635,8 @@ def main(argv: list[str] | None = None) -> int:
         "--stories", help="with --write: also snapshot this results folder of the story run"
     )
     parser.add_argument(
-        "--compared", help="with --write: also snapshot every model of COMPARED from this"
-        " results folder, and its cross-model geometry",
+        "--compared", help="with --write: also snapshot every other model of COMPARED from"
+        " this results folder, and its cross-model geometry",
     )  # fmt: skip
     parser.add_argument(
         "--preference", help="with --write: also snapshot the PREFERENCE_RUNS models' summaries"
@@ -652,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(Layout(args.stories).summary(args.model), stories)
         if args.compared:
             for model in COMPARED:
+                if model == args.model:  # its snapshot is the default run's (--results)
+                    continue
                 shutil.copyfile(Layout(args.compared).summary(model), snapshot_path(model))
             shutil.copyfile(Layout(args.compared).comparison(ACROSS.name), ACROSS)
         if args.preference:
