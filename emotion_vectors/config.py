@@ -7,7 +7,9 @@ so the Snakefile can print a single line and stop before any job runs.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -62,18 +64,88 @@ def resolve_path(path: str | Path, workdir: Path | None = None) -> Path:
     return REPO_ROOT / p
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """YAML for config files: no anchors or aliases (a few lines of aliases can expand to
+    billions of values, and a shared value edited in one place changes another), and no key
+    written twice in one mapping (YAML keeps the last silently)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"YAML {kind}s are not accepted in config files; write the value out",
+                event.start_mark,
+            )  # fmt: skip
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:  # an unhashable key: the constructor below says so
+                continue
+            if first != key_node.start_mark.line + 1:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice (first on line {first})",
+                    key_node.start_mark,
+                )  # fmt: skip
+        return super().construct_mapping(node, deep)
+
+
 def read_yaml(path: Path, label: str | None = None) -> Any:
+    """A YAML config file, strictly (`_StrictLoader`); a problem is one ConfigError that
+    names the file and the line."""
     label = label or str(path)
     if not path.exists():
         raise ConfigError(label, "", "file not found")
     try:
         with path.open() as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_StrictLoader)  # a SafeLoader: no arbitrary objects
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise ConfigError(label, "", f"malformed YAML at {where}: {problem}") from None
+
+
+def locate_key(key: str, sources: Sequence[tuple[str, Any]], default: str) -> str:
+    """Which of `sources` ((name, data) in the order they are merged, the last winning)
+    set `key` ("steering.strength", "emotions[1]"): the last that holds it, else the
+    last that holds its longest present prefix, else `default` (a schema default)."""
+    dotted = key.replace("[", ".").replace("]", "")  # "emotions[1]" -> "emotions.1"
+    parts = [] if key in ("", "(top level)") else dotted.split(".")
+    holds, partial = None, (0, default)
+    for name, data in sources:
+        node, found = data, 0
+        for part in parts:
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                break
+            found += 1
+        if found == len(parts):
+            holds = name
+        elif found and found >= partial[0]:
+            partial = (found, name)
+    return holds or partial[1]
+
+
+def check_finite(data: Any, label: str, prefix: str = "") -> None:
+    """Every number of a config value is finite: YAML's .nan and .inf pass every schema
+    bound (NaN compares false), then fail deep inside a job."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(label, prefix or "(top level)", f"{data} is not a finite number")
+    if isinstance(data, Mapping):
+        items = list(data.items())
+    else:
+        items = list(enumerate(data)) if isinstance(data, list) else []
+    for k, v in items:
+        check_finite(v, label, f"{prefix}.{k}" if prefix else str(k))
 
 
 def _json_path(error: Any, prefix: str = "") -> str:
@@ -93,6 +165,7 @@ def validate_schema(data: Any, schema_name: str, label: str, prefix: str = "") -
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(label, prefix or "(top level)", "must be a mapping of keys to values")
+    check_finite(data, label, prefix)
     try:
         validate(data, str(SCHEMA_DIR / schema_name))
     except WorkflowError as err:

@@ -135,11 +135,12 @@ def published_problem(path: Path, recorded: Mapping) -> str | None:
     return None
 
 
-def heal_published(report: str | Path) -> list[str]:
+def heal_published(report: str | Path, remove: bool = True) -> list[str]:
     """Remove every file an extraction report lists whose bytes no longer match, so that
     Snakemake reruns the job (its output is missing); one warning per removed file, returned.
     An unreadable report is removed too: the job that rewrites it checks every cache entry.
-    Files the report does not list (results from before checksums) are left alone."""
+    Files the report does not list (results from before checksums) are left alone. With
+    `remove=False` (a dry run, which must change nothing) the warnings only report them."""
     report = Path(report)
     if not report.exists():
         return []
@@ -148,14 +149,17 @@ def heal_published(report: str | Path) -> list[str]:
     except (OSError, ValueError):
         data = None
     files = data.get("files", {}) if isinstance(data, dict) else None
+    fate = "removed, so" if remove else "left in place by this dry run; on a real run removed, so"
     if not isinstance(files, dict):
-        report.unlink(missing_ok=True)
-        return [f"{report} is unreadable: removed, so its extraction job runs again"]
+        if remove:
+            report.unlink(missing_ok=True)
+        return [f"{report} is unreadable: {fate} its extraction job runs again"]
     warnings = []
     for name, recorded in files.items():
         path = report.parent / name
         problem = path.exists() and published_problem(path, dict(recorded or {}))
         if problem:
-            path.unlink()
-            warnings.append(f"{path} is corrupt ({problem}): removed, so it is recomputed")
+            if remove:
+                path.unlink()
+            warnings.append(f"{path} is corrupt ({problem}): {fate} it is recomputed")
     return warnings

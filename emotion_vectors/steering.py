@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,7 +172,7 @@ def recorded_pass(model, inputs: Mapping) -> tuple[list, list[list], object]:
     return outputs, updates, result
 
 
-def _expand_rows(x, batch: int):
+def _expand_rows(x, batch: int, _axis: int = 1):
     import torch
 
     if isinstance(x, torch.Tensor) and x.dim() > 0 and x.shape[0] == 1:
@@ -184,6 +184,13 @@ def _replay_block(prefix: PromptPrefix, index: int, block):
     """A stand-in for decoder block `index` (0-based) during a steered pass: it writes the
     unsteered pass's key/value entries of that block into this pass's cache (one copy per
     batch row) and returns the block's unsteered output, so blocks 1..L cost nothing."""
+    return _replay(prefix.outputs[index], prefix.updates[index], block, _expand_rows)
+
+
+def _replay(output, updates: list, block, select: Callable):
+    """A module that stands in for `block`: it writes `updates` (the recorded key/value
+    entries of the block) into the pass's cache and returns the recorded `output`, each
+    tensor through `select(tensor, batch rows, sequence axis)`."""
     import torch
 
     class Replay(torch.nn.Module):
@@ -191,14 +198,11 @@ def _replay_block(prefix: PromptPrefix, index: int, block):
             batch = hidden_states.shape[0]
             cache = kwargs.get("cache", kwargs.get("past_key_values"))
             if cache is not None:
-                for (key, value, *rest), up_kwargs in prefix.updates[index]:
-                    cache.update(
-                        _expand_rows(key, batch), _expand_rows(value, batch), *rest, **up_kwargs
-                    )
-            out = prefix.outputs[index]
-            if isinstance(out, tuple):
-                return (_expand_rows(out[0], batch), *out[1:])
-            return _expand_rows(out, batch)
+                for (key, value, *rest), up_kwargs in updates:
+                    cache.update(select(key, batch, 2), select(value, batch, 2), *rest, **up_kwargs)
+            if isinstance(output, tuple):
+                return (select(output[0], batch, 1), *output[1:])
+            return select(output, batch, 1)
 
     replay = Replay()
     # Some models read a block's attributes (e.g. its attention type) in their layer loop.
@@ -216,6 +220,77 @@ def replaying(model, prefix: PromptPrefix, layer: int) -> Iterator[None]:
     try:
         for i in range(layer):
             blocks[i] = _replay_block(prefix, i, originals[i])
+        yield
+    finally:
+        for i, block in enumerate(originals):
+            blocks[i] = block
+
+
+@dataclass
+class ContinuationPrefix:
+    """The unsteered pass of the words' tokens after the first (teacher-forced, one row per
+    distinct word, right-padded to the longest) through the blocks below the steered
+    layer, after the unsteered prompt. Steering changes only the prompt's states above
+    that layer, so every steered continuation of a word computes exactly this below it:
+    `_add_continuations` replays it there and runs only the blocks above."""
+
+    rows: dict[tuple[int, ...], int]  # a word's token ids -> its row
+    layer: int
+    outputs: list  # per block below `layer`: its output
+    updates: list[list[tuple[tuple, dict]]]  # per block below `layer`: its cache updates
+
+
+def continuation_prefix(
+    model, prompt_ids: Sequence[int], words: Sequence[Sequence[int]], layer: int
+) -> ContinuationPrefix | None:
+    """The `ContinuationPrefix` of the words of several tokens among `words`, or None when
+    there is none or nothing to replay (layer 0)."""
+    import torch
+
+    distinct = list(dict.fromkeys(tuple(w) for w in words if len(w) > 1))
+    if not distinct or layer < 1:
+        return None
+    arch = architecture(model)
+    device = arch.device
+    with torch.inference_mode():
+        prompt = arch.base(
+            input_ids=torch.tensor([list(prompt_ids)], device=device), use_cache=True
+        )
+    cache = _cache_of(prompt)
+    cache.reorder_cache(torch.zeros(len(distinct), dtype=torch.long, device=device))
+    width = max(len(w) for w in distinct) - 1
+    feed = torch.zeros((len(distinct), width), dtype=torch.long, device=device)
+    for j, w in enumerate(distinct):
+        feed[j, : len(w) - 1] = torch.tensor(w[:-1])
+    mask = torch.ones((len(distinct), len(prompt_ids) + width), device=device)
+    inputs = {"input_ids": feed, "attention_mask": mask, "use_cache": False,
+              arch.cache_argument: cache}  # fmt: skip
+    outputs, updates, _ = recorded_pass(model, inputs)
+    return ContinuationPrefix(
+        {w: j for j, w in enumerate(distinct)}, layer, outputs[:layer], updates[:layer]
+    )
+
+
+@contextlib.contextmanager
+def replaying_continuation(
+    model, below: ContinuationPrefix, words: Sequence[Sequence[int]], width: int
+) -> Iterator[None]:
+    """Blocks 1..below.layer replay the recorded continuation of each row's word (`words`,
+    one per row of the pass, right-padded to `width`); restored after."""
+    import torch
+
+    blocks = architecture(model).blocks
+    index = torch.tensor([below.rows[tuple(w)] for w in words])
+
+    def select(x, _batch: int, axis: int):
+        if not isinstance(x, torch.Tensor) or x.dim() <= axis:
+            return x
+        return x.index_select(0, index.to(x.device)).narrow(axis, 0, width)
+
+    originals = [blocks[i] for i in range(below.layer)]
+    try:
+        for i in range(below.layer):
+            blocks[i] = _replay(below.outputs[i], below.updates[i], originals[i], select)
         yield
     finally:
         for i, block in enumerate(originals):
@@ -251,6 +326,9 @@ def word_logprobs(
     if prefix is not None and list(prefix.prompt_ids) != list(prompt_ids):
         raise ValueError("the prompt prefix was computed for another prompt")
     out: list[list[float]] = [[] for _ in range(n)]
+    below = None
+    if deltas is not None and prefix is not None and layer is not None:
+        below = continuation_prefix(model, prompt_ids, [w for ws in words for w in ws], layer)
     what = "unsteered" if deltas is None else f"steered at layer {layer}"
     for start in progress(range(0, n, batch_size), f"steering: {n} conditions {what}, batches"):
         rows = list(range(start, min(n, start + batch_size)))
@@ -267,7 +345,7 @@ def word_logprobs(
             # The first token of every word comes from the prompt's last position.
             pairs = [(r, w) for r in range(len(rows)) for w in words[rows[r]]]
             lps = [float(first[r, w[0]]) for r, w in pairs]
-            _add_continuations(model, prompt, pairs, lps, len(prompt_ids), cache_arg)
+            _add_continuations(model, prompt, pairs, lps, len(prompt_ids), cache_arg, below)
         for (r, _), lp in zip(pairs, lps, strict=True):
             out[rows[r]].append(lp)
     return out
@@ -277,12 +355,16 @@ def word_logprobs(
 CONTINUATION_ROWS = 256
 
 
-def _add_continuations(model, prompt, pairs, lps: list[float], prompt_len: int, cache_arg):
+def _add_continuations(
+    model, prompt, pairs, lps: list[float], prompt_len: int, cache_arg,
+    below: ContinuationPrefix | None = None,
+):  # fmt: skip
     """Add to `lps[k]` the log-probability of tokens 2.. of word k (pairs[k] = (prompt row,
     token ids)), teacher-forced after that row's (steered) prompt cache, unsteered: later
     positions are never steered. Rows are sorted by word length, so a chunk pads little,
     and only the positions that predict a word token go through the unembedding; in
-    chunks, so many words per prompt stay in memory."""
+    chunks, so many words per prompt stay in memory. With `below`, the blocks below the
+    steered layer replay it (a third of the work at two thirds of the depth)."""
     import copy
 
     import torch
@@ -301,7 +383,13 @@ def _add_continuations(model, prompt, pairs, lps: list[float], prompt_len: int, 
         cache = copy.deepcopy(cache) if len(longer) > len(chunk) else cache
         cache.reorder_cache(torch.tensor([pairs[k][0] for k in chunk], device=arch.device))
         mask = torch.ones((len(chunk), prompt_len + width), device=arch.device)
-        rest = arch.base(input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache})
+        replay = contextlib.nullcontext()
+        if below is not None:
+            replay = replaying_continuation(model, below, [pairs[k][1] for k in chunk], width)
+        with replay:
+            rest = arch.base(
+                input_ids=feed, attention_mask=mask, use_cache=False, **{cache_arg: cache}
+            )
         # Right padding: position t of row j predicts token t + 1 of its word.
         rows = [(j, t) for j, k in enumerate(chunk) for t in range(len(pairs[k][1]) - 1)]
         hidden = rest.last_hidden_state[[j for j, _ in rows], [t for _, t in rows]]

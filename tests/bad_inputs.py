@@ -165,6 +165,36 @@ CASES = [
         file="m.yaml",
     ),
     Case(
+        "a key written twice in a YAML file",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "",
+        "malformed YAML at line 5, column 5: key 'num_layers' is written twice (first on line 4)",
+        files={"m.yaml": MODEL_HEAD + "    num_layers: 3\n"},
+        file="m.yaml",
+    ),
+    Case(
+        "a YAML alias (a few lines can expand to billions of values)",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "",
+        "YAML anchors are not accepted in config files; write the value out",
+        files={
+            "m.yaml": "models:\n  tiny: &t\n    source: hub:x/y\n    num_layers: 2\n  tiny2: *t\n"
+        },
+        file="m.yaml",
+    ),
+    Case(
+        "a number that is not finite",
+        {"steering": {"strength": float("nan")}},
+        "steering.strength",
+        "nan is not a finite number",
+    ),
+    Case(
+        "steering strength 0",
+        {"steering": {"strength": 0}},
+        "steering.strength",
+        "0 is less than or equal to the minimum of 0",
+    ),
+    Case(
         "a dtype the device cannot do",
         {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
         "models.tiny.dtype",
@@ -348,7 +378,9 @@ def render(messages: list[str]) -> str:
         "| an activation file truncated after the run (a disk that filled up, a bad sync) |"
         " `emotion-vectors: warning: results/<model>/templates/activations/<emotion>.parquet"
         " is corrupt (... bytes where ... were published): removed, so it is recomputed`;"
-        " the run goes on and recomputes only that emotion, with bit-identical results |",
+        " the run goes on and recomputes only that emotion, with bit-identical results; a dry"
+        " run (`-n`) prints the same warning with `left in place by this dry run; on a real run"
+        " removed, so it is recomputed` and changes nothing |",
         "",
     ]
     return "\n".join(lines)

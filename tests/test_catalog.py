@@ -69,6 +69,21 @@ def test_the_version_is_written_once_and_the_changelog_has_it():
     assert releases and releases[0] == __version__
 
 
+def test_the_licence_and_the_citation_agree_with_the_package():
+    """LICENSE is the licence pyproject.toml declares (snakedeploy copies it into a
+    deployment), and CITATION.cff cites this version under it (its schema was checked with
+    cffconvert --validate when it was written)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n")
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0" and citation["type"] == "software"
+    assert citation["version"] == __version__ and citation["license"] == project["license"]
+    assert citation["authors"] and all(
+        "name" in a or "family-names" in a for a in citation["authors"]
+    )
+
+
 def test_every_rule_with_a_script_has_an_environment_of_its_own():
     rules = rule_environments()
     envs = sorted((ROOT / "workflow" / "envs").glob("*.yaml"))
@@ -188,3 +203,52 @@ def test_environment_files_pin_what_pyproject_pins(env_file):
             assert bound.split("#")[0].strip() == pins[name], (env_file.name, name)
             checked += 1
     assert checked >= 8
+
+
+def test_config_errors_name_the_file_that_holds_the_key(tmp_path):
+    """Snakemake merges the default config, every --configfile and --config: the error
+    names the source whose value is wrong, not all of them. Each file is read strictly: a
+    key written twice, or a YAML alias bomb (9 levels of 9 aliases, a billion strings once
+    expanded), is one line that names the file, within seconds."""
+    cmd = [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(tmp_path)]  # fmt: skip
+
+    def said(*args: str) -> list[str]:
+        proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0
+        lines = (proc.stdout + proc.stderr).splitlines()
+        assert not any(line.startswith("Traceback") for line in lines)
+        return [line for line in lines if "configuration error" in line]
+
+    zero, four = tmp_path / "zero.yaml", tmp_path / "four.yaml"
+    zero.write_text("steering:\n  strength: 0\n")
+    four.write_text("emotions: [happy, sad, calm, afraid]\n")
+    assert said("--configfile", str(zero), str(four)) == [
+        f"emotion-vectors: configuration error: {zero}: steering.strength: "
+        "0 is less than or equal to the minimum of 0"
+    ]
+    assert said("--configfile", str(four), "--config", "emotions=[happy,happy]") == [
+        "emotion-vectors: configuration error: --config: emotions[1]: duplicate emotion 'happy'"
+    ]
+    nan = tmp_path / "nan.yaml"
+    nan.write_text("steering:\n  strength: .nan\n")
+    assert said("--configfile", str(four), str(nan)) == [
+        f"emotion-vectors: configuration error: {nan}: steering.strength: "
+        "nan is not a finite number"
+    ]
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("emotions: [happy, sad]\nemotions: [calm]\n")
+    assert said("--configfile", str(twice)) == [
+        f"emotion-vectors: configuration error: {twice}: malformed YAML at line 2, column 1: "
+        "key 'emotions' is written twice (first on line 1)"
+    ]
+    assert "written twice" in check_configfiles(["--configfile", str(twice)])
+    bomb = tmp_path / "bomb.yaml"
+    levels = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        levels.append(f"{name}: &{name} [{', '.join(['*' + prev] * 9)}]")
+    bomb.write_text("\n".join([*levels, "emotions: *i"]) + "\n")
+    assert said("--configfile", str(bomb)) == [
+        f"emotion-vectors: configuration error: {bomb}: malformed YAML at line 1, column 4: "
+        "YAML anchors are not accepted in config files; write the value out"
+    ]

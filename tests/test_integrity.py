@@ -131,6 +131,18 @@ def test_a_truncated_published_file_is_removed_with_one_warning(tmp_path):
     assert heal_published(report) == []  # a missing output is Snakemake's to notice
 
 
+def test_a_dry_run_reports_a_corrupt_file_and_changes_nothing(tmp_path):
+    report, outputs = _published(tmp_path)
+    _truncate(outputs[1])
+    before = outputs[1].read_bytes()
+    warnings = heal_published(report, remove=False)
+    assert len(warnings) == 1 and str(outputs[1]) in warnings[0] and "dry run" in warnings[0]
+    assert outputs[1].read_bytes() == before
+    report.write_text('{"files": {"activ')
+    assert "left in place by this dry run" in heal_published(report, remove=False)[0]
+    assert report.exists()
+
+
 def test_same_size_different_bytes_is_caught(tmp_path):
     report, outputs = _published(tmp_path)
     data = bytearray(outputs[0].read_bytes())

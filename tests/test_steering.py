@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from emotion_vectors import steering
 from emotion_vectors.architecture import architecture
 from emotion_vectors.layout import Layout
 from emotion_vectors.steering import (
@@ -245,9 +246,11 @@ def _check_controls(layout: Layout, emotions) -> None:
 
 
 @pytest.mark.parametrize("layer", [1, LAYER, 20, 30])
-def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, layer):
-    """The fast path (blocks 1..layer replayed from one unsteered prompt pass) against the
-    full steered pass, words of one and of several tokens, more conditions than a batch."""
+def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, layer, monkeypatch):
+    """The fast path (blocks 1..layer replayed from one unsteered prompt pass, and from one
+    unsteered pass of each word's later tokens) against the full steered pass, words of one
+    and of several tokens, more conditions than a batch, one and several continuation
+    chunks."""
     model, tok = smollm2.model, smollm2.tokenizer
     prompt = he_feels_prompt(tok, chat=True, question="How does he feel?", answer_prefix="He feels")
     words = [word_ids(tok, w) for w in ["nostalgic", "at ease", "happy", "grief-stricken"]]
@@ -258,6 +261,10 @@ def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, lay
     prefix = prompt_prefix(model, prompt)
     fast = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
     for a, b in zip(full, fast, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
+    monkeypatch.setattr(steering, "CONTINUATION_ROWS", 2)  # rows of different words per chunk
+    chunked = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
+    for a, b in zip(full, chunked, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
     # The real blocks are back in place afterwards, with no hook left behind.
     assert all(type(b).__name__ != "Replay" for b in architecture(model).blocks)

@@ -200,6 +200,10 @@ def test_a_truncated_activation_file_is_recomputed_alone(incremental, tmp_path):
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2])
 
+    # A dry run changes nothing: it names the file and leaves it for the real run.
+    dry = run_snakemake(work, "vectors", "-n", "--configfile", _config(work, emotions))
+    assert "left in place by this dry run" in dry.stderr, dry.stderr
+    assert target.read_bytes() == data[: len(data) // 2]
     proc = run_snakemake(work, "vectors", "--configfile", _config(work, emotions))
     warnings = [line for line in proc.stderr.splitlines() if "emotion-vectors: warning" in line]
     assert len(warnings) == 1, proc.stderr

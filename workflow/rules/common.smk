@@ -4,19 +4,44 @@ from pathlib import Path
 
 from emotion_vectors import registry
 from emotion_vectors.registry import output_name
-from emotion_vectors.config import ConfigError, ModelSpec, load_run_config
+from emotion_vectors.config import (
+    ConfigError,
+    ModelSpec,
+    load_run_config,
+    locate_key,
+    read_yaml,
+)
 from emotion_vectors.integrity import heal_published
 from emotion_vectors.layout import Layout
 from emotion_vectors.resources import SIZING_KEYS, job_resources
 from snakemake.exceptions import WorkflowError
 
-# Name the config file(s) the values came from: the default, or those of --configfile.
-CONFIG_LABEL = " + ".join(str(f) for f in workflow.configfiles) or "config"
+# Where the config's values come from, in the order Snakemake merges them (a later one
+# wins): the `configfile:` and every --configfile, then --config. Each file is read again
+# strictly (no YAML aliases, no key written twice), which Snakemake's own reading allows.
+CONFIG_FILES = list(
+    dict.fromkeys(
+        str(f) for f in [*workflow.configfiles, *workflow.config_settings.configfiles]
+    )
+)
+CONFIG_LABEL = CONFIG_FILES[-1] if CONFIG_FILES else "config"
 
 try:
+    CONFIG_SOURCES = [(f, read_yaml(Path(f))) for f in CONFIG_FILES]
+    if workflow.config_settings.config:
+        CONFIG_SOURCES.append(("--config", dict(workflow.config_settings.config)))
     RUN = load_run_config(config, label=CONFIG_LABEL)
 except ConfigError as err:
-    # One line that names the file, the key and the problem; no traceback, no job run.
+    # One line that names the file holding the key, the key and the problem; no traceback,
+    # no job run.
+    if err.file == CONFIG_LABEL and err.key:
+        err = ConfigError(
+            locate_key(
+                err.key, CONFIG_SOURCES, CONFIG_FILES[0] if CONFIG_FILES else "config"
+            ),
+            err.key,
+            err.problem,
+        )
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 # Every path comes from the layout (emotion_vectors/layout.py); rules chain on each other's
@@ -31,11 +56,12 @@ CORPORA = RUN.corpora
 # file whose bytes no longer match the extraction report's record: its extraction job then
 # reruns and recomputes just that group. Cheap when nothing changed (size and mtime are
 # compared first). Only in the main process: a cluster job re-parses this file while other
-# jobs may be publishing.
+# jobs may be publishing. A dry run (-n) changes nothing: it only reports them.
 if workflow.is_main_process:
     for model in RUN.models:
         for corpus in CORPORA:
-            for warning in heal_published(LAYOUT.extraction_report(model, corpus)):
+            published = LAYOUT.extraction_report(model, corpus)
+            for warning in heal_published(published, remove=not workflow.dryrun):
                 print(f"emotion-vectors: warning: {warning}", file=sys.stderr)
 
 
@@ -190,7 +216,8 @@ def all_targets(wildcards=None):
     pca_based = selected("geometry") or selected("uncertainty")
     if pca_based and len(RUN.emotions) < needed:
         raise WorkflowError(
-            f"emotion-vectors: configuration error: {CONFIG_LABEL}: emotions: "
+            "emotion-vectors: configuration error: "
+            f"{locate_key('emotions', CONFIG_SOURCES, CONFIG_LABEL)}: emotions: "
             f"{len(RUN.emotions)} emotions; the analyses compare emotions and need at least "
             f"{needed} (geometry.pca_components + 1). List more, or build only "
             "`snakemake vectors` or `snakemake export`."
