@@ -386,6 +386,7 @@ class ModelSpec:
     device: str = "auto"
     analysis_layer: int | None = None
     trust_remote_code: bool = False
+    allow_pickle: bool = False
     install: str | None = None
     # source parts:<module prefix>: how many part packages, and the joined file's sha256.
     parts: int | None = None
@@ -452,6 +453,14 @@ def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
                         f"models.{key}.{only}",
                         "belongs to a model with source parts:<module prefix>",
                     )
+        pickled = _pickle_only(entry)
+        if pickled is not None and not entry.get("allow_pickle"):
+            raise ConfigError(
+                label,
+                f"models.{key}.allow_pickle",
+                f"{pickled} holds pickled weights, which can run code when loaded; convert them "
+                "to safetensors, or set allow_pickle: true if you trust the file",
+            )
         known = {f for f in ModelSpec.__dataclass_fields__ if f not in ("key", "extra")}
         specs[key] = ModelSpec(
             key=key,
@@ -459,6 +468,21 @@ def parse_models(data: Any, label: str) -> dict[str, ModelSpec]:
             extra={k: v for k, v in entry.items() if k not in known},
         )
     return specs
+
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+def _pickle_only(entry: Mapping) -> Path | None:
+    """The first pickle weight file of a `path:` model folder that has no safetensors and
+    no GGUF file to load instead; None otherwise (and for a folder not on this machine)."""
+    kind, _, target = entry["source"].partition(":")
+    folder = Path(target).expanduser()
+    if kind != "path" or entry.get("gguf_file") or not folder.is_dir():
+        return None
+    if any(folder.glob("*.safetensors")):
+        return None
+    return next((f for f in sorted(folder.iterdir()) if f.suffix in PICKLE_SUFFIXES), None)
 
 
 def read_models(path: Path) -> dict[str, ModelSpec]:

@@ -465,10 +465,20 @@ def load_model(spec: ModelSpec, device: str | None = None, dtype: str | None = N
             kwargs = dict(common)
             if where.gguf_file:
                 kwargs["gguf_file"] = where.gguf_file
+            elif not spec.allow_pickle:
+                # Pickled weights can run code when loaded: safetensors only, unless the
+                # model's entry opts in (config checks path: folders before any job).
+                kwargs["use_safetensors"] = True
             tokenizer, model = _load_pretrained(where, kwargs, torch_dtype(dtype))
     except ModelUnavailable:
         raise
     except (OSError, ValueError) as err:
+        if "safetensors" in str(err) and not spec.allow_pickle:
+            raise ModelUnavailable(
+                f"config/models.yaml: models.{spec.key}.allow_pickle: {spec.source_target} has "
+                "no safetensors weights; pickled ones can run code when loaded. Convert them, "
+                "or set allow_pickle: true if you trust them"
+            ) from err
         if where.is_hub:
             raise _hub_error(spec, err) from err
         raise ModelUnavailable(f"model {spec.key!r}: loading failed: {err}") from err

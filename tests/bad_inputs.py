@@ -20,7 +20,7 @@ PREFIX = "emotion-vectors: configuration error: "
 @dataclass(frozen=True)
 class Case:
     title: str
-    config: dict  # "{dir}" in string values is replaced by the folder holding `files`
+    config: dict  # "{dir}" in string values and in `files` is the folder holding `files`
     key: str
     problem: str  # a substring of the problem text
     files: dict = field(default_factory=dict)
@@ -195,6 +195,18 @@ CASES = [
         "0 is less than or equal to the minimum of 0",
     ),
     Case(
+        "a model folder whose weights are pickles",
+        {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
+        "models.tiny.allow_pickle",
+        "pytorch_model.bin holds pickled weights, which can run code when loaded; convert them"
+        " to safetensors, or set allow_pickle: true if you trust the file",
+        files={
+            "m.yaml": "models:\n  tiny:\n    source: path:{dir}\n    num_layers: 2\n",
+            "pytorch_model.bin": "not a real checkpoint",
+        },
+        file="m.yaml",
+    ),
+    Case(
         "a dtype the device cannot do",
         {"models_file": "{dir}/m.yaml", "models": ["tiny"]},
         "models.tiny.dtype",
@@ -300,7 +312,7 @@ CASES = [
 def materialise(case: Case, folder: Path) -> dict:
     """Write the case's files into `folder` and return its config with paths filled in."""
     for name, text in case.files.items():
-        (folder / name).write_text(text)
+        (folder / name).write_text(text.replace("{dir}", str(folder)))
 
     def fill(value):
         if isinstance(value, str):

@@ -154,3 +154,18 @@ def test_names_with_unsafe_characters_are_refused(before, bad, after):
     with pytest.raises(ConfigError) as info:
         load_run_config({"emotions": ["calm", before + bad + after]})
     assert info.value.key == "emotions[1]"
+
+
+def test_pickled_weights_load_only_when_the_model_opts_in(tmp_path):
+    """A path: folder with only pickles is refused (tests/bad_inputs.py); the same folder
+    with `allow_pickle: true`, or with safetensors beside the pickles, parses."""
+    from emotion_vectors.config import parse_models
+
+    (tmp_path / "pytorch_model.bin").write_text("x")
+    entry = {"source": f"path:{tmp_path}", "num_layers": 2}
+    with pytest.raises(ConfigError, match="allow_pickle"):
+        parse_models({"models": {"tiny": dict(entry)}}, "m.yaml")
+    opted = parse_models({"models": {"tiny": {**entry, "allow_pickle": True}}}, "m.yaml")
+    assert opted["tiny"].allow_pickle is True
+    (tmp_path / "model.safetensors").write_text("x")
+    assert parse_models({"models": {"tiny": dict(entry)}}, "m.yaml")["tiny"].allow_pickle is False
