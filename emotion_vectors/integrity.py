@@ -1,4 +1,5 @@
-"""File integrity of the activation cache and of what the extraction job publishes from it.
+"""File integrity of the caches (activations, EmoBank sentences, the steering, preference and
+attention-sink nulls) and of what the extraction job publishes from the activation cache.
 
 Atomic writes keep a killed run from leaving a half-written file, but not a disk that fills
 up during a copy or a sync that stops half-way: those leave a truncated file under its
@@ -108,6 +109,25 @@ def usable_entry(entry: str | Path) -> bool:
     entry.unlink(missing_ok=True)
     sidecar(entry).unlink(missing_ok=True)
     return False
+
+
+def read_checked_table(entry: str | Path):
+    """The pyarrow Table of a cache entry whose bytes are those that were written, else None
+    (absent, or corrupt: then removed and logged by `usable_entry`, so the caller recomputes
+    it). Readers of a cache never get unverified data."""
+    if not usable_entry(entry):
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.read_table(entry)
+
+
+def write_checked_table(table, entry: str | Path) -> None:
+    """Write a cache entry atomically, then its checksum (what `read_checked_table` checks)."""
+    from .store import write_parquet_atomic
+
+    write_parquet_atomic(table, entry)
+    write_sidecar(entry)
 
 
 def file_record(path: str | Path) -> dict:

@@ -185,3 +185,27 @@ def test_an_emotion_name_too_long_for_a_file_name_is_refused():
     # At the cap the name is accepted (the scenario test would find it in no passage).
     run = load_run_config({"emotions": ["a" * 200], "generalisation": {"scenarios": None}})
     assert run.emotions == ["a" * 200]
+
+
+def test_a_checked_cache_table_is_read_only_when_its_bytes_are_those_written(tmp_path, caplog):
+    """The steering, preference and attention-sink caches: a flipped byte that still
+    decompresses, garbage, or a truncation is caught, removed once with one warning that
+    names the entry, and the caller recomputes it."""
+    import pyarrow as pa
+
+    from emotion_vectors.integrity import read_checked_table, write_checked_table
+
+    entry = tmp_path / "cache" / "steering_null" / "key.parquet"
+    table = pa.table({"word": ["happy", "sad"] * 50, "change": [float(i) for i in range(100)]})
+    write_checked_table(table, entry)
+    assert read_checked_table(entry).equals(table)
+    data = bytearray(entry.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    entry.write_bytes(bytes(data))
+    with caplog.at_level("WARNING", logger="emotion_vectors"):
+        assert read_checked_table(entry) is None
+    assert not entry.exists() and str(entry) in caplog.text
+    assert read_checked_table(entry) is None  # now simply absent
+    write_checked_table(table, entry)
+    entry.write_bytes(b"garbage")
+    assert read_checked_table(entry) is None and not entry.exists()

@@ -15,9 +15,10 @@ import pyarrow as pa
 from ..architecture import adds_bos
 from ..attention_sinks import position_norms, sink_layer
 from ..config import read_neutral
+from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
 from ..render.attention_sinks import plot_sinks
-from ..store import write_json_atomic, write_parquet_atomic
+from ..store import write_json_atomic
 from .extraction import cache_key
 
 log = logging.getLogger("emotion_vectors")
@@ -30,11 +31,12 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     ratio = float(settings["ratio"])
     key = cache_key({"model": model_fingerprint(job.loaded.spec), "texts": texts, "ratio": ratio})
     cached = job.cache("attention_sinks") / f"{key}.parquet"
-    if cached.exists():
-        table = pd.read_parquet(cached)
+    stored = read_checked_table(cached)
+    if stored is not None:
+        table = stored.to_pandas()
     else:
         table = profile(job, texts, ratio)
-        write_parquet_atomic(pa.Table.from_pandas(table, preserve_index=False), cached)
+        write_checked_table(pa.Table.from_pandas(table, preserve_index=False), cached)
     table.to_csv(outputs["table"], index=False)
     plot_sinks(table, job.key, ratio, job.analysis_layer, outputs["figure"])
     layers, others = list(table["layer"]), int(table["other_tokens"].iloc[0])

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..architecture import architecture
 from ..inputs import read_activities
+from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
 from ..preference import (
     Comparisons,
@@ -43,7 +43,7 @@ from ..report import below
 from ..stats import measure, pearson, percentile_interval
 from ..steering import steering_deltas
 from ..steering_controls import random_directions
-from ..store import write_json_atomic, write_parquet_atomic
+from ..store import write_json_atomic
 from .extraction import cache_key
 
 log = logging.getLogger("emotion_vectors")
@@ -285,8 +285,8 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
         }
     )
     path = job.cache("preference_null") / f"{key}.parquet"
-    if path.exists():
-        table = pq.read_table(path)
+    table = read_checked_table(path)
+    if table is not None:
         arrays = dict(zip(table.column("name").to_pylist(), table.column("values").to_pylist(),
                           strict=True))  # fmt: skip
         log.info("preference: unsteered and random-direction comparisons from %s", path.name)
@@ -308,8 +308,7 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
     names = ["unsteered", "random", "means", "activity"]
     values = [d.tolist(), random[1:].ravel().tolist(), means.ravel().tolist(),
               [float(i) for i in range(n)]]  # fmt: skip
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(pa.table({"name": names, "values": values}), path)
+    write_checked_table(pa.table({"name": names, "values": values}), path)
     return out
 
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ..architecture import architecture
 from ..config import read_synonyms, read_templates
 from ..corpus import render
+from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
 from ..progress import progress
 from ..render.steering_controls import plot_controls
@@ -41,7 +41,7 @@ from ..steering_controls import (
     summarise,
     word_table,
 )
-from ..store import write_json_atomic, write_parquet_atomic
+from ..store import write_json_atomic
 from ..wordforms import read_word_forms
 from .extraction import cache_key
 from .steering import session_of, sweep_layers
@@ -75,7 +75,8 @@ def null_effects(
         }
     )
     path = job.cache("steering_null") / f"{key}.parquet"
-    have = pq.read_table(path).to_pandas() if path.exists() else pd.DataFrame()
+    cached = read_checked_table(path)
+    have = cached.to_pandas() if cached is not None else pd.DataFrame()
     missing = [w for w in dict.fromkeys(words) if have.empty or w not in set(have["word"])]
     log.info("%s null at layer %d: %d words cached, computing %s", identity["null"], layer,
              len(set(words)) - len(missing), missing)  # fmt: skip
@@ -92,7 +93,7 @@ def null_effects(
             }
         )
         have = pd.concat([have, fresh], ignore_index=True) if not have.empty else fresh
-        write_parquet_atomic(pa.Table.from_pandas(have, preserve_index=False), path)
+        write_checked_table(pa.Table.from_pandas(have, preserve_index=False), path)
     return have[have["word"].isin(set(words))].assign(layer=layer)
 
 

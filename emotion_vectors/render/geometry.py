@@ -204,36 +204,61 @@ def plot_valence_controls(
         _plot_probe_layers(right, layers, summary["layer"])
     else:
         fig, ax = plt.subplots(figsize=(8, 4.2))
-    ax.hist(null, bins=40, range=(0, 1), color="0.75", label=f"shuffled labels ({len(null)})")
+    ax.hist(null, bins=40, range=(0, 1), color="0.75",
+            label=f"shuffled labels, VADER ({len(null)})")  # fmt: skip
     ax.axvline(v["null_p95"], color="0.4", ls=":", label=f"null 95th pct {v['null_p95']:.2f}")
-    rows = [("residual stream", v["pearson"], v.get("ci"), "#c0392b")]
+    glasgow = summary.get("valence_glasgow") or {}
+    rows = [("PC1, VADER", v["pearson"], v.get("ci"), "#e67e22")]
+    if glasgow.get("value") is not None:
+        rows.insert(0, ("PC1, Glasgow", glasgow["value"], glasgow.get("ci"), "#c0392b"))
     word = v.get("word_embedding") or {}
     if word.get("value") is not None:
-        rows.append(("input embeddings of the words", word["value"], word.get("ci"), "#2c7fb8"))
+        rows.append(
+            ("PC1 of the words' input embeddings", word["value"], word.get("ci"), "#2c7fb8")
+        )
     top = ax.get_ylim()[1]
     for i, (label, r, ci, colour) in enumerate(rows):
         if r is None:
             continue
-        height = top * (0.85 - 0.15 * i)
-        ax.axvline(r, color=colour, lw=1.5, label=f"{label}: r = {r:.2f}")
+        height = top * (0.85 - 0.12 * i)
+        ax.axvline(abs(r), color=colour, lw=1.5, label=f"{label}: r = {r:.2f}")
         if ci and None not in ci:
-            ax.plot(ci, [height, height], color=colour, lw=4, alpha=0.5, solid_capstyle="butt")
-    probes = [("residual stream", v.get("probe_r"), "#c0392b"),
-              ("words", v.get("word_embedding_probe_r"), "#2c7fb8")]  # fmt: skip
-    for label, r, colour in probes:
-        if r is not None:
-            ax.axvline(
-                r, color=colour, lw=1, ls="--", label=f"cross-validated probe, {label}: {r:.2f}"
+            ax.plot(
+                _abs_interval(ci),
+                [height, height],
+                color=colour,
+                lw=4,
+                alpha=0.5,
+                solid_capstyle="butt",
             )
-    ax.set(xlim=(0, 1), xlabel="|Pearson r| of PC1 with human valence (VADER)", ylabel="shuffles")
+    # The verdict's control: the probe with near-synonyms in one fold, on the vectors and on
+    # the words (layer 0), for the norms the verdict uses.
+    norm = summary.get("valence_verdict_norm") or "vader"
+    probe = (summary.get("probe") or {}).get(f"valence_{norm}") or {}
+    for part, label, colour in (
+        ("vectors", "the vectors", "#c0392b"),
+        ("layer0", "the words", "#2c7fb8"),
+    ):
+        r = (probe.get(part) or {}).get("value")
+        if r is not None:
+            name = f"probe ({norm.capitalize()}, synonyms in one fold), {label}: {r:.2f}"
+            ax.axvline(r, color=colour, lw=1, ls="--", label=name)
+    ax.set(xlim=(0, 1), xlabel="|Pearson r| with human valence", ylabel="shuffles")
+    n_glasgow = f", {glasgow['n']} in Glasgow" if glasgow.get("n") else ""
     ax.set_title(
         f"{summary['model']}, layer {summary['layer']}: the valence axis against its controls\n"
-        f"n = {v['n']} rated emotions, permutation {fmt_p(v['p'], v['permutations'])}; "
-        "bars: 95 % Fisher intervals",
+        f"{v['n']} emotions rated in VADER{n_glasgow}; permutation "
+        f"{fmt_p(v['p'], v['permutations'])}; bars: 95 % intervals",
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="center", framealpha=0.9)
     save(fig, output, dpi=130)
+
+
+def _abs_interval(ci) -> list[float]:
+    """The interval of |r| from that of r: from 0 when it spans 0."""
+    low, high = sorted(abs(float(x)) for x in ci)
+    return [0.0, high] if ci[0] < 0 < ci[1] else [low, high]
 
 
 PROBE_COLOURS = {"valence_glasgow": "#c0392b", "valence_vader": "#e67e22", "arousal": "#2c7fb8"}
