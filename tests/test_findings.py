@@ -45,6 +45,18 @@ def _numbers(data, prefix=""):
         yield prefix, float(data)
 
 
+def _noise(key: str, numbers: dict[str, float]) -> float:
+    """The float noise allowed in an absolute number: 1e-4, and for an interval bound a
+    thousandth of its measure's scale (the largest of its value and bounds). A percentile
+    bound near zero moves by more than 1e-4 when the kernels' rounding differs (float32 on
+    an AMD and an Intel CPU: -0.2090 vs -0.2086 for an Elo difference of 8.3 [-0.2, 16.7])."""
+    if not key.endswith(("/ci/0", "/ci/1")):
+        return 1e-4
+    measure = key.rsplit("/ci/", 1)[0]
+    parts = [f"{measure}/ci/0", f"{measure}/ci/1", f"{measure}/value"]
+    return max(1e-4, 1e-3 * max(abs(numbers.get(k, 0.0)) for k in parts))
+
+
 @pytest.mark.slow
 def test_a_fresh_default_run_reproduces_the_committed_summary(tmp_path):
     """The complete default run (171 emotions, all layers, every control), from nothing:
@@ -58,7 +70,7 @@ def test_a_fresh_default_run_reproduces_the_committed_summary(tmp_path):
     assert fresh.keys() == committed.keys()
     a, b = dict(_numbers(fresh)), dict(_numbers(committed))
     assert a.keys() == b.keys()
-    differ = [k for k in a if not math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=1e-4)]
+    differ = [k for k in a if not math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=_noise(k, b))]
     assert not differ, [(k, a[k], b[k]) for k in differ[:10]]
     # The steering unit at layer 20 is the sink-free residual norm (~224; 573 with the sink).
     assert abs(fresh["steering_unit"] - 224) / 224 < 0.10
