@@ -629,7 +629,7 @@ def growth(before: str) -> dict:
         "after": timed_default_run(ROOT, WORK / "growth" / "after"),
     }
     summary = json.loads(
-        (WORK / "growth" / "after" / "results" / DEFAULT_MODEL / "summary.json").read_text()
+        Path(Layout(WORK / "growth" / "after" / "results").summary(DEFAULT_MODEL)).read_text()
     )
     return {"before_commit": commit, "runs": runs, "machine": machine(),
             "cpu_flags": cpu_flags(), "dtype": summary.get("dtype"),

@@ -262,15 +262,15 @@ def test_replaying_the_unsteered_prefix_gives_the_full_pass_numbers(smollm2, lay
     fast = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
     for a, b in zip(full, fast, strict=True):
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
-    monkeypatch.setattr(steering, "CONTINUATION_ROWS", 2)  # rows of different words per chunk
-    chunked = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
-    for a, b in zip(full, chunked, strict=True):
-        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
     # The real blocks are back in place afterwards, with no hook left behind.
     assert all(type(b).__name__ != "Replay" for b in architecture(model).blocks)
     assert word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3) == full
     with pytest.raises(ValueError, match="another prompt"):
         word_logprobs(model, prompt[:-1], conditions, layer, deltas, prefix=prefix)
+    monkeypatch.setattr(steering, "CONTINUATION_ROWS", 2)  # rows of different words per chunk
+    chunked = word_logprobs(model, prompt, conditions, layer, deltas, batch_size=3, prefix=prefix)
+    for a, b in zip(full, chunked, strict=True):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-4)
 
 
 def test_a_session_reuses_conditions_and_matches_direct_scoring(smollm2):

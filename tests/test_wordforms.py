@@ -149,7 +149,7 @@ def test_forms_of_falls_back_to_generated_inflections():
         ("forms:\n  happy: [happy, a-b-c]\n", "forms.happy[1]", "not a word form"),
         ("forms:\n  happy: [happy, 3]\n", "forms.happy[1]", "not a word form"),
         ("forms:\n  happy: [happy, happier, happy]\n", "forms.happy[2]", "duplicate"),
-        ("forms:\n  sad: [sad]\n  sad: [sadly]\n", "forms.sad", "listed twice"),
+        ("forms:\n  sad: [sad]\n  sad: [sadly]\n", "", "key 'sad' is written twice"),
     ],
 )
 def test_read_word_forms_errors_name_file_and_key(tmp_path, content, key, problem):

@@ -57,11 +57,17 @@ CORPORA = RUN.corpora
 # reruns and recomputes just that group. Cheap when nothing changed (size and mtime are
 # compared first). Only in the main process: a cluster job re-parses this file while other
 # jobs may be publishing. A dry run (-n) changes nothing: it only reports them.
+# Snakemake sets its dry-run flag only after the workflow is parsed; read the command line.
+DRY_RUN = workflow.dryrun or any(
+    arg in ("--dry-run", "--dryrun")
+    or (arg[:1] == "-" and arg[1:2] != "-" and arg[1:].isalpha() and "n" in arg[1:])
+    for arg in sys.argv[1:]
+)
 if workflow.is_main_process:
     for model in RUN.models:
         for corpus in CORPORA:
             published = LAYOUT.extraction_report(model, corpus)
-            for warning in heal_published(published, remove=not workflow.dryrun):
+            for warning in heal_published(published, remove=not DRY_RUN):
                 print(f"emotion-vectors: warning: {warning}", file=sys.stderr)
 
 
