@@ -51,6 +51,10 @@ BEFORE_CONTROLS = SNAPSHOT_DIR / f"{MODEL}.before-controls.json"
 COMPARED = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
 ACROSS = SNAPSHOT_DIR / "templates_geometry_across_models.json"
 
+# The models of the story runs the README compares (config/stories.yaml: SmolLM2 writes
+# and reads; config/stories-1.5b.yaml: the 1.5B does both).
+STORY_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
+
 # Runs besides the default one whose preference results the README quotes: (model, run
 # name of the snapshot), the run being the 30 seed emotions (README, "Preferences").
 PREFERENCE_RUNS = (("qwen2.5-coder-0.5b-instruct", "seed-30"),)
@@ -399,14 +403,17 @@ def controls_table(before: Mapping[str, Any], s: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def stories_table(s: Mapping[str, Any]) -> str:
-    """Templates against stories on passages that never name their emotion, from the
-    summary of a run with both corpora (config/stories.yaml)."""
-    gen = s.get("generalisation") or {}
-    corpora = gen.get("corpora") or list(gen.get("per_corpus", {}))
-    per = [gen["per_corpus"][c] for c in corpora]
+def stories_table(runs: list[Mapping[str, Any]]) -> str:
+    """Templates against stories on passages that never name their emotion, one pair of
+    columns per story run (its model the writer and the subject), from summaries of runs
+    with both corpora (config/stories.yaml, config/stories-1.5b.yaml)."""
+    gens = [s.get("generalisation") or {} for s in runs]
+    heads, per = [], []
+    for s, gen in zip(runs, gens, strict=True):
+        for c in gen.get("corpora") or list(gen.get("per_corpus", {})):
+            heads.append(f"{_short(s['model'])}, {c} (layer {gen['analysis_layer']})")
+            per.append(gen["per_corpus"][c])
     chance = per[0]["top1"]["chance"], per[0]["top3"]["chance"]
-    agree = gen.get("agreement") or {}
 
     def held(e: Mapping) -> str:
         h = e["held_out_layer"]
@@ -414,7 +421,7 @@ def stories_table(s: Mapping[str, Any]) -> str:
                 f"{h['chosen_on_half_0']})")  # fmt: skip
 
     rows = [
-        (f"implicit scenarios top-1, layer {gen['analysis_layer']} (chance {chance[0]:.2f})",
+        (f"implicit scenarios top-1 (chance {chance[0]:.2f})",
          [fmt_measure(e["top1"]) for e in per]),
         (f"top-3 (chance {chance[1]:.2f})", [fmt_measure(e["top3"]) for e in per]),
         ("top-1 at a layer chosen on the other half of the scenarios", [held(e) for e in per]),
@@ -423,17 +430,74 @@ def stories_table(s: Mapping[str, Any]) -> str:
         (f"PC1–valence \\|r\\| (VADER, n = {per[0]['valence_n']})",
          [_num(e.get("valence_r")) for e in per]),
     ]  # fmt: skip
-    text = "| | " + " | ".join(corpora) + " |\n| --- |" + " --- |" * len(corpora) + "\n"
+    text = "| | " + " | ".join(heads) + " |\n| --- |" + " --- |" * len(heads) + "\n"
     text += "\n".join(f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows)
-    if agree:
-        text += (
-            f"\n\nCorpus agreement at layer {gen['analysis_layer']}: cosine between an emotion's "
-            f"template and story vectors {agree['diagonal_mean']:.2f} on average, between "
-            f"different emotions {agree['off_diagonal_mean']:.2f}; the nearest story vector is "
-            f"the emotion's own for {agree['matched_share']:.0%} of {agree['n']} emotions "
-            f"(chance {agree['chance']:.0%})."
-        )
+    for s, gen in zip(runs, gens, strict=True):
+        agree = gen.get("agreement")
+        if agree:
+            text += (
+                f"\n\n{_short(s['model'])}, corpus agreement at layer {gen['analysis_layer']}: "
+                f"cosine between an emotion's template and story vectors "
+                f"{agree['diagonal_mean']:.2f} on average, between different emotions "
+                f"{agree['off_diagonal_mean']:.2f}; the nearest story vector is the emotion's "
+                f"own for {agree['matched_share']:.0%} of {agree['n']} emotions (chance "
+                f"{agree['chance']:.0%})."
+            )
     return text
+
+
+def _short(model: str) -> str:
+    return {
+        "smollm2-135m-instruct": "SmolLM2-135M",
+        "qwen2.5-coder-1.5b-instruct": "Qwen-1.5B",
+    }.get(model, model)
+
+
+def story_quality_table(runs: list[Mapping[str, Any]]) -> str:
+    """What each writer wrote and whether a reader recognises the emotion, one column per
+    story run (generalisation.stories_checked of its summary)."""
+    checked = [(s["model"], (s.get("generalisation") or {}).get("stories_checked")) for s in runs]
+    checked = [(m, c) for m, c in checked if c]
+    if not checked:
+        return "(no story run with story checks)"
+
+    def col(c: Mapping) -> list[str]:
+        w, j, form = c.get("writing") or {}, c.get("judge") or {}, c["form"]
+        by = w.get("rejection_by_emotion") or {}
+        worst = sorted(by.items(), key=lambda kv: -(kv[1] or 0))[:3]
+        return [
+            f"{w.get('accepted', '—')} of {w.get('requested', '—')} "
+            f"({w.get('given_up', 0)} given up)",
+            f"{_pct(w.get('rejection_rate'))}"
+            + (f" (most: {', '.join(f'{e} {_pct(r)}' for e, r in worst)})" if worst else ""),
+            ", ".join(
+                f"{k} {n}" for k, n in list((w.get("forbidden_words_found") or {}).items())[:4]
+            )
+            or "—",
+            f"{c['words']['median']:.0f} ({c['words']['p05']:.0f}–{c['words']['p95']:.0f})",
+            f"{_pct(c['near_duplicate_share'])}",
+            ", ".join(f"{k} {_pct(v)}" for k, v in form.items()),
+            (
+                f"{j['agreement']:.2f} [{j['interval'][0]:.2f}, {j['interval'][1]:.2f}] "
+                f"(chance {j['chance']:.2f}, shuffled labels ≤ {j['permutation_null_95']:.2f})"
+            )
+            if j
+            else "—",
+            f"{j['emotions_above_chance']} of {len(j['per_emotion'])}" if j else "—",
+        ]
+
+    names = [
+        "stories accepted of requested",
+        "rejected for naming the emotion or too short (per emotion, highest)",
+        "words that caused rejections (count)",
+        "words per story, median (5th–95th percentile)",
+        "near-duplicates (another story shares half its word 5-grams)",
+        "code, lists, refusals",
+        "judge (the model, zero-shot) names the intended emotion",
+        "emotions the judge recognises above chance (Wilson interval)",
+    ]
+    columns = [col(c) for _, c in checked]
+    return _column_table(names, [f"{_short(m)} as writer and judge" for m, _ in checked], columns)
 
 
 def models_table(summaries: list[Mapping[str, Any]]) -> str:
@@ -632,7 +696,7 @@ def behaviour_count(s: Mapping[str, Any]) -> str:
 def render(
     summary: Mapping[str, Any],
     before: Mapping[str, Any] | None,
-    stories: Mapping[str, Any] | None = None,
+    stories: list[Mapping[str, Any]] | None = None,
     compared: list[Mapping[str, Any]] | None = None,
     across: Mapping[str, Any] | None = None,
     preference: list[Mapping[str, Any]] | None = None,
@@ -644,8 +708,9 @@ def render(
         blocks["sinks"] = sinks_table(before, before_controls or summary)
     if before_controls is not None:
         blocks["controls"] = controls_table(before_controls, summary)
-    if stories is not None:
+    if stories:
         blocks["stories"] = stories_table(stories)
+        blocks["story_quality"] = story_quality_table(stories)
     if compared:
         blocks["models"] = models_table(compared)
     if across is not None:
@@ -678,13 +743,12 @@ def _load(path: Path | None) -> dict | None:
     return json.loads(path.read_text()) if path and path.exists() else None
 
 
-def expected_readme(
-    readme: str, summary_file: Path, before_file: Path | None, stories_file: Path | None = None
-) -> str:
+def expected_readme(readme: str, summary_file: Path, before_file: Path | None) -> str:
+    stories = [_load(snapshot_path(m, "stories")) for m in STORY_MODELS]
     compared = [_load(snapshot_path(m)) for m in COMPARED if snapshot_path(m).exists()]
     preference = [_load(snapshot_path(m, run)) for m, run in PREFERENCE_RUNS]
     blocks = render(
-        _load(summary_file), _load(before_file), _load(stories_file),
+        _load(summary_file), _load(before_file), [x for x in stories if x is not None],
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
         [p for p in preference if p is not None], _load(BEFORE_CONTROLS),
     )  # fmt: skip
@@ -696,8 +760,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="snapshot and rewrite README.md")
     parser.add_argument("--results", default="results", help="results folder of the run")
     parser.add_argument(
-        "--stories", help="with --write: also snapshot this results folder of the story run"
-    )
+        "--stories", help="with --write: also snapshot the summaries of STORY_MODELS found in"
+        " this results folder of a story run",
+    )  # fmt: skip
     parser.add_argument(
         "--compared", help="with --write: also snapshot every other model of COMPARED from"
         " this results folder, and its cross-model geometry",
@@ -708,12 +773,19 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--model", default=MODEL)
     args = parser.parse_args(argv)
-    snapshot, stories = snapshot_path(args.model), snapshot_path(args.model, "stories")
+    snapshot = snapshot_path(args.model)
     if args.write:
         snapshot.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(Layout(args.results).summary(args.model), snapshot)
         if args.stories:
-            shutil.copyfile(Layout(args.stories).summary(args.model), stories)
+            copied = 0
+            for model in STORY_MODELS:
+                found = Path(Layout(args.stories).summary(model))
+                if found.exists():
+                    shutil.copyfile(found, snapshot_path(model, "stories"))
+                    copied += 1
+            if not copied:
+                raise SystemExit(f"{args.stories} holds no summary of {', '.join(STORY_MODELS)}")
         if args.compared:
             for model in COMPARED:
                 if model == args.model:  # its snapshot is the default run's (--results)
@@ -724,7 +796,7 @@ def main(argv: list[str] | None = None) -> int:
             for model, run in PREFERENCE_RUNS:
                 shutil.copyfile(Layout(args.preference).summary(model), snapshot_path(model, run))
     readme = README.read_text()
-    expected = expected_readme(readme, snapshot, BEFORE, stories)
+    expected = expected_readme(readme, snapshot, BEFORE)
     if args.write:
         README.write_text(expected)
         print(f"wrote README.md findings from {snapshot}")

@@ -23,20 +23,20 @@ import json
 import logging
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .architecture import architecture
 from .progress import progress
+from .sampling import row_seed, sample_rows
 from .wording import find_forbidden, forbidden_pattern
 
 log = logging.getLogger("emotion_vectors")
 
 # Bump when the stories an unchanged config produces would change.
-STORY_FORMAT = 1
+STORY_FORMAT = 2
 
 # Characters of third-person stories, alternating she / he; first-person stories have none.
 CHARACTERS = [
@@ -95,9 +95,51 @@ def story_requests(
     return out
 
 
-def story_prompt(request: StoryRequest, sentences: int) -> tuple[str, str]:
+# The instructions come first and the story's particulars last, so that every prompt of a
+# batch shares its opening tokens (run once; emotion_vectors/sampling.py) and a longer,
+# more careful instruction costs almost nothing per story.
+GUARDED_RULES = (
+    "Write a short story of {sentences} sentences. Show what the character feels only "
+    "through what they do, think, say and notice. Never name the feeling: do not use the "
+    "feeling's word, any form of it, or any word listed after 'Never use'. Write only the "
+    "story, no title.\n\n"
+)
+# One story that keeps the rule (about hunger, which is no emotion of any list), shown
+# after the rules by the "guarded" prompt style.
+EXAMPLE = (
+    "For example, a story about Ana (she) who feels hungry while sitting in a long "
+    "meeting. Never use: hungry, hunger, hungrily, starving, famished.\n"
+    "Ana checked the clock above the door for the third time since the meeting began. Her "
+    "pen drew small circles around the word lunch in her notes. When someone mentioned the "
+    "bakery across the street, she looked up so fast that her chair creaked. She pressed a "
+    "hand to her stomach as it made a long, low sound. The moment the manager said they "
+    "were done, she was already at the door.\n\n"
+)
+
+
+def forbidden_words(emotion: str, synonyms: Sequence[str], forms: Sequence[str]) -> list[str]:
+    """The words a story of `emotion` must not use, as the guarded prompt lists them: the
+    emotion, its listed forms and its synonyms (the filter also catches inflections)."""
+    seen: dict[str, None] = {}
+    for word in [emotion, *forms, *synonyms]:
+        if word.strip():
+            seen.setdefault(word.strip().lower())
+    return list(seen)
+
+
+def story_prompt(
+    request: StoryRequest, sentences: int, style: str = "guarded", avoid: Sequence[str] = ()
+) -> tuple[str, str]:
     """(user message, opening of the assistant's turn). The opening is the story's first
-    word, which fixes the person and skips any preamble ("Sure! Here is a story ...")."""
+    word, which fixes the person and skips any preamble ("Sure! Here is a story ...").
+
+    `style` "guarded" (the default) states the rule first, shows one story that keeps it
+    (about hunger, which is not an emotion of any list, so it leans on no emotion) and
+    ends with the story's particulars and the words to avoid (`avoid`); "listed" is the
+    same without the example; "plain" is the first prompt of this project, one sentence
+    naming only the emotion word. Measured on the 1.5B writer (bench/RESULTS.md): listing
+    the words alone raises the share of stories that name the emotion, the example lowers
+    it."""
     emotion = request.emotion
     if request.person == "first":
         who = "yourself, in the first person (I, me, my),"
@@ -105,13 +147,29 @@ def story_prompt(request: StoryRequest, sentences: int) -> tuple[str, str]:
     else:
         who = f"{request.character}, in the third person ({request.pronoun}),"
         opening = request.character
-    user = (
-        f"Write a short story of {sentences} sentences about {who} who feels {emotion} "
-        f"while {request.topic}. Never use the word '{emotion}' or any word that means the "
-        "same: show the feeling only through what the character does, thinks, says and "
-        "notices. Write only the story, no title."
+    if style == "plain":
+        user = (
+            f"Write a short story of {sentences} sentences about {who} who feels {emotion} "
+            f"while {request.topic}. Never use the word '{emotion}' or any word that means "
+            "the same: show the feeling only through what the character does, thinks, says "
+            "and notices. Write only the story, no title."
+        )
+        return user, opening
+    if style not in ("guarded", "listed"):
+        raise ValueError(f"unknown story prompt style {style!r} (guarded, listed or plain)")
+    words = ", ".join(avoid or [emotion])
+    rules = GUARDED_RULES.format(sentences=sentences) + (EXAMPLE if style == "guarded" else "")
+    user = rules + (
+        f"Now a story about {_who(request)} who feels {emotion} while {request.topic}. "
+        f"Never use: {words}."
     )
     return user, opening
+
+
+def _who(request: StoryRequest) -> str:
+    if request.person == "first":
+        return "yourself, told in the first person (I),"
+    return f"{request.character} ({request.pronoun})"
 
 
 def clean_story(opening: str, completion: str) -> str:
@@ -142,11 +200,13 @@ class WriterSettings:
     batch_size: int
     max_attempts: int
     min_words: int
+    prompt: str = "guarded"
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     forms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def fingerprint(self, emotion: str) -> dict:
-        """What determines one emotion's stories (batch size does: sampling is batched)."""
+        """What determines one emotion's stories. Not the batch size, nor which emotions
+        share a batch: every story draws from its own seed (emotion_vectors/sampling.py)."""
         return {
             "format": STORY_FORMAT,
             "topics": list(self.topics),
@@ -156,7 +216,7 @@ class WriterSettings:
             "temperature": self.temperature,
             "top_p": self.top_p,
             "seed": self.seed,
-            "batch_size": self.batch_size,
+            "prompt": self.prompt,
             "max_attempts": self.max_attempts,
             "min_words": self.min_words,
             "synonyms": sorted(self.synonyms.get(emotion, ())),
@@ -164,10 +224,10 @@ class WriterSettings:
         }
 
 
-def batch_seed(seed: int, emotion: str, attempt: int, batch: int) -> int:
-    """A seed per (emotion, attempt, batch), independent of which other emotions run."""
-    digest = hashlib.sha256(f"{seed}|{emotion}|{attempt}|{batch}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") % (2**63)
+def story_seed(seed: int, request: StoryRequest, attempt: int) -> int:
+    """The seed of one attempt at one story: independent of the batch it is sampled in and
+    of which other emotions the run writes."""
+    return row_seed(seed, request.emotion, request.index, attempt)
 
 
 def story_cache_key(writer: Mapping, emotion: str, settings: WriterSettings) -> str:
@@ -213,50 +273,30 @@ class Throughput:
         }
 
 
-def generate_batch(
-    model, tokenizer, prompts: Sequence[str], settings: WriterSettings, seed: int
-) -> tuple[list[str], int]:
-    """Sample one completion per prompt (left-padded batch, seeded); returns the texts and
-    the number of new tokens generated (up to each row's end of sequence)."""
-    import torch
-
-    device = architecture(model).device
-    tokenizer.padding_side = "left"  # generation appends on the right: pad on the left
-    enc = tokenizer(list(prompts), return_tensors="pt", padding=True, add_special_tokens=False)
-    torch.manual_seed(seed)
-    with torch.inference_mode():
-        out = model.generate(
-            input_ids=enc["input_ids"].to(device),
-            attention_mask=enc["attention_mask"].to(device),
-            max_new_tokens=settings.max_new_tokens,
-            do_sample=True,
-            temperature=settings.temperature,
-            top_p=settings.top_p,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-    new = out[:, enc["input_ids"].shape[1] :].cpu()
-    texts, count = [], 0
-    eos = tokenizer.eos_token_id
-    for row in new:
-        ids = row.tolist()
-        if eos in ids:
-            ids = ids[: ids.index(eos)]
-        count += len(ids)
-        texts.append(tokenizer.decode(ids, skip_special_tokens=True))
-    return texts, count
-
-
-def _batch_prompts(tokenizer, batch: Sequence[StoryRequest], sentences: int):
-    """Chat-formatted prompts of a batch, each ending in the story's opening word."""
-    prompts, openings = [], []
+def _prompt_rows(tokenizer, batch: Sequence[StoryRequest], settings: WriterSettings):
+    """Token ids of each request's chat prompt, ending in the story's opening word, and the
+    openings."""
+    rows, openings = [], []
     for req in batch:
-        user, opening = story_prompt(req, sentences)
+        avoid = forbidden_words(
+            req.emotion, settings.synonyms.get(req.emotion, ()), settings.forms.get(req.emotion, ())
+        )
+        user, opening = story_prompt(req, settings.sentences, settings.prompt, avoid)
         chat = tokenizer.apply_chat_template(
             [{"role": "user", "content": user}], add_generation_prompt=True, tokenize=False
         )
-        prompts.append(chat + opening)
+        rows.append(tokenizer(chat + opening, add_special_tokens=False)["input_ids"])
         openings.append(opening)
-    return prompts, openings
+    return rows, openings
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """End-of-sequence ids of the tokenizer and of the model's generation config (Qwen ends
+    its turn with <|im_end|>, which only the latter names)."""
+    ids = {tokenizer.eos_token_id}
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(configured if isinstance(configured, list) else [configured])
+    return sorted(i for i in ids if i is not None)
 
 
 @dataclass
@@ -306,46 +346,95 @@ class EmotionTally:
 STORY_COLUMNS = ["emotion", "passage_id", "topic", "person", "character", "attempt", "text"]
 
 
-def write_emotion(
+EmotionDone = Callable[[str, pd.DataFrame, dict], None]
+
+
+@dataclass
+class _Queue:
+    """Open requests (with their attempt number) and each emotion's progress."""
+
+    order: dict[str, int]
+    pending: list[tuple[StoryRequest, int]]
+    open: dict[str, int]
+    given_up: dict[str, int]
+
+    def next_batch(self, size: int) -> list[tuple[StoryRequest, int]]:
+        """The first `size` open requests in (emotion, story) order: a rejected story is
+        written again in the next batch, and emotions finish one after another."""
+        self.pending.sort(key=lambda item: (self.order[item[0].emotion], item[0].index))
+        batch, self.pending = self.pending[:size], self.pending[size:]
+        return batch
+
+    def batches(self, size: int):
+        while self.pending:
+            yield self.next_batch(size)
+
+
+def write_stories(
     model,
     tokenizer,
-    emotion: str,
+    emotions: Sequence[str],
     settings: WriterSettings,
     throughput: Throughput,
-    on_story=None,
-) -> tuple[pd.DataFrame, dict]:
-    """All stories of one emotion, rejecting any that names the emotion (a listed word form,
+    on_emotion: EmotionDone | None = None,
+) -> dict[str, tuple[pd.DataFrame, dict]]:
+    """All stories of `emotions`, rejecting any that names its emotion (a listed word form,
     an inflection or a synonym) or is shorter than `min_words`, and writing those again
-    (new seed) up to `max_attempts` times. Returns the accepted stories and the emotion's
-    rejection statistics."""
-    pattern = forbidden_pattern(
-        emotion, settings.synonyms.get(emotion, ()), settings.forms.get(emotion, ())
+    (next attempt, its own seed) up to `max_attempts` times.
+
+    Batches mix emotions (`_Queue.next_batch`); `on_emotion(emotion, stories, statistics)`
+    is called as each emotion finishes (the job stores it then, so a killed run keeps every
+    finished emotion). Returns {emotion: (accepted stories, rejection statistics)}."""
+    requests = {e: story_requests(e, settings.topics, settings.stories_per_topic) for e in emotions}
+    queue = _Queue(
+        order={e: i for i, e in enumerate(emotions)},
+        pending=[(req, 1) for e in emotions for req in requests[e]],
+        open={e: len(r) for e, r in requests.items()},
+        given_up=dict.fromkeys(emotions, 0),
     )
-    requests = story_requests(emotion, settings.topics, settings.stories_per_topic)
-    tally = EmotionTally()
-    pending = list(requests)
-    for attempt in range(1, settings.max_attempts + 1):
-        still = []
-        starts = range(0, len(pending), settings.batch_size)
-        for b in progress(starts, f"stories: {emotion}, attempt {attempt}, batches"):
-            batch = pending[b : b + settings.batch_size]
-            prompts, openings = _batch_prompts(tokenizer, batch, settings.sentences)
-            t0, c0 = time.perf_counter(), time.process_time()
-            seed = batch_seed(settings.seed, emotion, attempt, b // settings.batch_size)
-            texts, n_new = generate_batch(model, tokenizer, prompts, settings, seed)
-            throughput.add(time.perf_counter() - t0, time.process_time() - c0, n_new, len(batch))
-            tally.generated += len(batch)
-            for req, opening, completion in zip(batch, openings, texts, strict=True):
-                story = clean_story(opening, completion)
-                if not tally.judge(req, story, attempt, pattern, settings.min_words):
-                    still.append(req)
-            if on_story is not None:
-                on_story(len(batch))
-        pending = still
-        if not pending:
-            break
-    rows = [tally.accepted[i] for i in sorted(tally.accepted)]
-    return pd.DataFrame(rows, columns=STORY_COLUMNS), tally.stats(len(requests), len(pending))
+    patterns = {
+        e: forbidden_pattern(e, settings.synonyms.get(e, ()), settings.forms.get(e, ()))
+        for e in emotions
+    }
+    tallies = {e: EmotionTally() for e in emotions}
+    stops = stop_token_ids(model, tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stops[0]
+    done: dict[str, tuple[pd.DataFrame, dict]] = {}
+    label = f"stories ({len(queue.pending)} requested): batches"
+    for batch in progress(queue.batches(settings.batch_size), label):
+        rows, openings = _prompt_rows(tokenizer, [req for req, _ in batch], settings)
+        t0, c0 = time.perf_counter(), time.process_time()
+        sampled = sample_rows(
+            model,
+            rows,
+            [story_seed(settings.seed, req, attempt) for req, attempt in batch],
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            stop_ids=stops,
+            pad_id=pad,
+        )
+        n_new = sum(len(x.tokens) for x in sampled)
+        throughput.add(time.perf_counter() - t0, time.process_time() - c0, n_new, len(batch))
+        for (req, attempt), opening, out in zip(batch, openings, sampled, strict=True):
+            tally = tallies[req.emotion]
+            tally.generated += 1
+            story = clean_story(opening, tokenizer.decode(out.tokens, skip_special_tokens=True))
+            if tally.judge(req, story, attempt, patterns[req.emotion], settings.min_words):
+                queue.open[req.emotion] -= 1
+            elif attempt < settings.max_attempts:
+                queue.pending.append((req, attempt + 1))
+            else:
+                queue.open[req.emotion] -= 1
+                queue.given_up[req.emotion] += 1
+            if queue.open[req.emotion] == 0 and req.emotion not in done:
+                accepted = [tally.accepted[i] for i in sorted(tally.accepted)]
+                df = pd.DataFrame(accepted, columns=STORY_COLUMNS)
+                stats = tally.stats(len(requests[req.emotion]), queue.given_up[req.emotion])
+                done[req.emotion] = (df, stats)
+                if on_emotion is not None:
+                    on_emotion(req.emotion, df, stats)
+    return done
 
 
 _FILES = ("topics", "synonyms", "forms")
@@ -361,5 +450,9 @@ def writer_settings(section: Mapping) -> WriterSettings:
         topics=tuple(read_lines(Path(section["topics"]), "topics file")),
         synonyms={e: tuple(w) for e, w in read_synonyms(Path(section["synonyms"])).items()},
         forms=forms,
-        **{k: section[k] for k in WriterSettings.__dataclass_fields__ if k not in _FILES},
+        **{
+            k: section[k]
+            for k in WriterSettings.__dataclass_fields__
+            if k not in _FILES and k in section
+        },
     )

@@ -3,16 +3,21 @@ writer; the shipped implicit scenarios obey the same rule."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from emotion_vectors.config import read_scenarios, read_synonyms
 from emotion_vectors.stories import (
+    EXAMPLE,
+    GUARDED_RULES,
     Throughput,
     WriterSettings,
     clean_story,
+    forbidden_words,
     story_prompt,
     story_requests,
-    write_emotion,
+    write_stories,
     writer_settings,
 )
 from emotion_vectors.wording import find_forbidden, forbidden_pattern
@@ -100,13 +105,25 @@ def test_requests_mix_first_and_third_person():
 
 def test_prompt_forbids_the_word_and_opens_the_story():
     first, third = story_requests("lonely", ["walking a dog"], 2)[:2]
-    user, opening = story_prompt(first, 5)
+    avoid = forbidden_words("lonely", ["lonesome", "loneliness"], ["lonely", "loneliness"])
+    assert avoid == ["lonely", "loneliness", "lonesome"]
+    user, opening = story_prompt(first, 5, "guarded", avoid)
     assert opening == "I"
     assert "first person" in user and "walking a dog" in user
-    assert "Never use the word 'lonely'" in user
-    user, opening = story_prompt(third, 5)
-    assert opening == third.character and third.character in user
-    assert "third person" in user
+    assert user.rstrip().endswith("Never use: lonely, loneliness, lonesome.")
+    user, opening = story_prompt(third, 5, "guarded", avoid)
+    assert opening == third.character and f"{third.character} (" in user
+    # The guarded prompts of two requests share everything up to the story's particulars,
+    # which the sampler runs once per batch.
+    a, _ = story_prompt(first, 5, "guarded", avoid)
+    head = a[: a.index("Now a story")]
+    assert user.startswith(head) and head == GUARDED_RULES.format(sentences=5) + EXAMPLE
+    listed, _ = story_prompt(first, 5, "listed", avoid)
+    assert listed == GUARDED_RULES.format(sentences=5) + a[len(head) :]
+    user, opening = story_prompt(first, 5, "plain")
+    assert "Never use the word 'lonely'" in user and "first person" in user
+    with pytest.raises(ValueError, match="unknown story prompt style"):
+        story_prompt(first, 5, "terse")
 
 
 def test_clean_story_cuts_at_the_last_full_sentence():
@@ -116,7 +133,7 @@ def test_clean_story_cuts_at_the_last_full_sentence():
     assert clean_story("Tom", ' said "hi." He left') == 'Tom said "hi."'
 
 
-def _tiny(seed: int) -> WriterSettings:
+def _tiny(seed: int, batch_size: int = 2, max_attempts: int = 2) -> WriterSettings:
     return WriterSettings(
         topics=("waiting for a bus", "baking bread"),
         stories_per_topic=1,
@@ -125,8 +142,8 @@ def _tiny(seed: int) -> WriterSettings:
         temperature=0.8,
         top_p=0.95,
         seed=seed,
-        batch_size=2,
-        max_attempts=2,
+        batch_size=batch_size,
+        max_attempts=max_attempts,
         min_words=1,
     )
 
@@ -134,9 +151,9 @@ def _tiny(seed: int) -> WriterSettings:
 def test_same_seed_same_stories_other_seed_other_stories(smollm2):
     """Seeded, batched sampling on the real writer: reproducible, and the seed matters."""
     m, tok = smollm2.model, smollm2.tokenizer
-    a, stats = write_emotion(m, tok, "proud", _tiny(0), Throughput())
-    b, _ = write_emotion(m, tok, "proud", _tiny(0), Throughput())
-    c, _ = write_emotion(m, tok, "proud", _tiny(1), Throughput())
+    a, stats = write_stories(m, tok, ["proud"], _tiny(0), Throughput())["proud"]
+    b, _ = write_stories(m, tok, ["proud"], _tiny(0), Throughput())["proud"]
+    c, _ = write_stories(m, tok, ["proud"], _tiny(1), Throughput())["proud"]
     assert len(a) >= 1
     assert a.equals(b)
     assert a["text"].tolist() != c["text"].tolist()
@@ -146,13 +163,28 @@ def test_same_seed_same_stories_other_seed_other_stories(smollm2):
     assert set(a["person"]) <= {"first", "third"}
 
 
-def test_story_config_runs_both_corpora_on_the_scenario_emotions():
+def test_a_story_does_not_depend_on_its_batch(smollm2):
+    """Each story draws from its own seed: written alone, or in a batch of another size
+    mixed with another emotion's stories (other padding, other rows), an emotion's stories
+    and their rejection statistics are the same (float32)."""
+    m, tok = smollm2.model, smollm2.tokenizer
+    alone = write_stories(m, tok, ["proud"], _tiny(0, batch_size=1, max_attempts=1), Throughput())
+    mixed = write_stories(
+        m, tok, ["bored", "proud"], _tiny(0, batch_size=3, max_attempts=1), Throughput()
+    )
+    assert alone["proud"][0].equals(mixed["proud"][0])
+    assert alone["proud"][1] == mixed["proud"][1]
+    assert set(mixed) == {"bored", "proud"}
+
+
+@pytest.mark.parametrize("name", ["stories.yaml", "stories-1.5b.yaml"])
+def test_story_config_runs_both_corpora_on_the_scenario_emotions(name):
     import yaml
 
     from emotion_vectors.config import load_run_config
 
-    cfg = yaml.safe_load((ROOT / "config/stories.yaml").read_text())
-    run = load_run_config(cfg, label="config/stories.yaml")
+    cfg = yaml.safe_load((ROOT / "config" / name).read_text())
+    run = load_run_config(cfg, label=f"config/{name}")
     assert run.corpora == ["templates", "stories"]
     synonyms = read_synonyms(ROOT / "config/corpus/synonyms.yaml")
     scenarios = read_scenarios(ROOT / "config/corpus/scenarios.yaml", synonyms)
@@ -160,4 +192,77 @@ def test_story_config_runs_both_corpora_on_the_scenario_emotions():
     # than the story run writes stories for; the test scores the emotions both have).
     assert set(run.emotions) <= set(scenarios)
     assert run.settings["stories"]["writer_spec"]["chat"] is True
+    # The writer is the model whose two corpora are compared.
+    assert run.settings["stories"]["writer"] in run.models
     assert load_run_config({}).corpora == ["templates"]  # the default run stays template-based
+
+
+def _job_script(cache: Path, out: Path, emotions: list[str]) -> str:
+    """A story-writing job as the workflow runs it, in its own process."""
+    from dataclasses import asdict
+
+    from emotion_vectors.config import read_models
+
+    # float32: a story is then the same whichever rows share its batch, so the resumed run
+    # (fewer emotions, other batches) can be compared with an uninterrupted one exactly.
+    spec = read_models(ROOT / "config/models.yaml")["smollm2-135m-instruct"]
+    writer = {**asdict(spec), "dtype": "float32"}
+    settings = {
+        "topics": str(ROOT / "config/corpus/topics.txt"),
+        "synonyms": str(ROOT / "config/corpus/synonyms.yaml"),
+        "word_forms": str(ROOT / "config/emotions/word-forms.yaml"),
+        "stories_per_topic": 1,
+        "sentences": 3,
+        "max_new_tokens": 16,
+        "temperature": 0.8,
+        "top_p": 0.95,
+        "seed": 0,
+        "batch_size": 8,
+        "max_attempts": 1,
+        "min_words": 1,
+        "prompt": "guarded",
+    }
+    outputs = [str(out / f"{e}.parquet") for e in emotions]
+    return (
+        "from emotion_vectors.jobs.stories import write_story_passages\n"
+        "from emotion_vectors.stories import writer_settings\n"
+        f"write_story_passages({writer!r}, writer_settings({settings!r}), {emotions!r}, "
+        f"{outputs!r}, {str(out / 'report.json')!r}, {str(cache)!r}, threads=1)\n"
+    )
+
+
+def test_a_killed_writer_resumes_without_losing_finished_emotions(tmp_path):
+    """SIGKILL once the first emotion is stored: the next run writes only the others, keeps
+    the stored entry as it was, and ends with the stories of a run never interrupted."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pandas as pd
+
+    emotions = ["proud", "bored", "calm"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", _job_script(cache, out, emotions)], env=env)
+    deadline = time.monotonic() + 300
+    while not list(cache.glob("*.parquet")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "no emotion stored in 300 s"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    stored = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in cache.glob("*.parquet")}
+    assert 1 <= len(stored) < len(emotions), "the kill came too late to test a resume"
+    subprocess.run([sys.executable, "-c", _job_script(cache, out, emotions)], env=env, check=True)
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["written"]) == len(emotions) - len(stored)
+    for name, (mtime, data) in stored.items():
+        assert (cache / name).stat().st_mtime_ns == mtime and (cache / name).read_bytes() == data
+    fresh_cache, fresh_out = tmp_path / "fresh-cache", tmp_path / "fresh-out"
+    script = _job_script(fresh_cache, fresh_out, emotions)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True)
+    for emotion in emotions:
+        resumed = pd.read_parquet(out / f"{emotion}.parquet")
+        assert resumed.equals(pd.read_parquet(fresh_out / f"{emotion}.parquet")), emotion

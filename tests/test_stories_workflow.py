@@ -98,3 +98,25 @@ def test_both_corpora_side_by_side_and_measured(story_run):
     assert out["agreement"]["n"] == 3
     assert 0 <= out["lexical_baseline"]["top1"]["value"] <= 1
     assert Path(files["accuracy_png"]).stat().st_size > 1000
+
+
+def test_the_stories_are_checked_and_judged(story_run):
+    """The generalisation JSON says what the writer did, what the kept stories look like
+    and how often the model, asked zero-shot, names each story's intended emotion."""
+    layout = story_run["layout"]
+    out = json.loads(Path(layout.outputs("generalisation", MODEL)["json"]).read_text())
+    checked = out["stories_checked"]
+    assert checked["stories"] == checked["judge"]["stories"] >= 3
+    assert checked["writing"]["accepted"] == checked["stories"]
+    assert checked["writing"]["requested"] == 6
+    assert set(checked["form"]) == {"code", "list", "refusal"}
+    judge = checked["judge"]
+    assert judge["chance"] == pytest.approx(1 / 3)
+    assert 0 <= judge["interval"][0] <= judge["agreement"] <= judge["interval"][1] <= 1
+    assert set(judge["per_emotion"]) <= {"happy", "sad", "calm"}
+    table = layout.output("generalisation", "story_judgements", MODEL)
+    import pandas as pd
+
+    judgements = pd.read_parquet(table)
+    assert list(judgements.columns) == ["emotion", "passage_id", "happy", "sad", "calm"]
+    assert (judgements[["happy", "sad", "calm"]].to_numpy() <= 0).all()

@@ -46,6 +46,7 @@ from ..store import (
     write_parquet_atomic,
 )
 from .geometry import read_word_embeddings
+from .story_checks import story_quality
 
 log = logging.getLogger("emotion_vectors")
 
@@ -162,10 +163,14 @@ def generalisation(
     activation_files: Mapping[str, Sequence[str] | None] | None = None,
     passage_files: Mapping[str, Sequence[str] | None] | None = None,
     settings: Mapping | None = None,
+    story_judgements: str | None = None,
+    story_files: Sequence[str] | None = None,
+    story_report: str | None = None,
 ) -> dict:
-    """Every measurement at every layer for every corpus, and the scenario test at the
-    analysis layer; writes the JSON headline, a per-layer CSV, a per-passage CSV, the
-    confusion, the figures and an HTML table for the report."""
+    """Every measurement at every layer for every corpus, the scenario test at the
+    analysis layer, and the story checks when the run has stories; writes the JSON
+    headline, a per-layer CSV, a per-passage CSV, the confusion, the figures and an HTML
+    table for the report."""
     from ..norms import read_vader_lexicon, vader_source
 
     valence = read_vader_lexicon()
@@ -211,6 +216,10 @@ def generalisation(
                     ranks[c][analysis_layer][0],
                 )
             )
+    if story_files:
+        result["stories_checked"] = story_quality(
+            story_files, story_judgements, common, story_report
+        )
     confusion = _confusion_table(scen, candidates, ranks, analysis_layer)
     confusion.to_csv(outputs["confusion"], index=False)
     write_json_atomic(result, outputs["json"])
@@ -480,7 +489,14 @@ def _num(value):
 
 def headline(data: Mapping) -> dict:
     """The generalisation entries of summary.json."""
-    keys = ("analysis_layer", "corpora", "per_corpus", "agreement", "lexical_baseline")
+    keys = (
+        "analysis_layer",
+        "corpora",
+        "per_corpus",
+        "agreement",
+        "lexical_baseline",
+        "stories_checked",
+    )
     per_corpus = data.get("per_corpus") or {}
     # Holds when the vectors beat every lexical baseline on the same scenarios (the CI of
     # each paired top-1 difference above 0); the strongest is named. Not measured (None)

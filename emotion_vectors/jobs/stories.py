@@ -15,9 +15,8 @@ import pyarrow.parquet as pq
 
 from ..config import ModelSpec
 from ..models import load_for_job
-from ..progress import progress
 from ..store import link_or_copy, write_json_atomic, write_parquet_atomic
-from ..stories import Throughput, WriterSettings, story_cache_key, write_emotion
+from ..stories import Throughput, WriterSettings, story_cache_key, write_stories
 
 log = logging.getLogger("emotion_vectors")
 
@@ -64,16 +63,15 @@ def write_story_passages(
 
 
 def _write(spec, settings, todo, keys, cache_dir, threads, stats, per_emotion, throughput):
-    """Load the writer and write every emotion of `todo` into the cache."""
+    """Load the writer and write every emotion of `todo` into the cache, each as soon as
+    its last story is accepted or given up."""
     t0 = time.perf_counter()
     loaded = load_for_job(spec, threads)
     stats["model_load_seconds"] = round(time.perf_counter() - t0, 3)
     stats["device"] = loaded.device
-    # One progress line over the emotions; write_emotion reports its batches.
-    for emotion in progress(todo, f"{spec.key} stories: emotions"):
-        df, emotion_stats = write_emotion(
-            loaded.model, loaded.tokenizer, emotion, settings, throughput
-        )
+    stats["dtype"] = loaded.dtype
+
+    def store(emotion: str, df, emotion_stats: dict) -> None:
         per_emotion[emotion] = emotion_stats
         log.info(
             "%s: %d of %d stories accepted, rejection rate %.0f%% %s",
@@ -92,3 +90,5 @@ def _write(spec, settings, todo, keys, cache_dir, threads, stats, per_emotion, t
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = table.replace_schema_metadata({b"emotion_vectors": json.dumps(meta).encode()})
         write_parquet_atomic(table, cache_dir / f"{keys[emotion]}.parquet")
+
+    write_stories(loaded.model, loaded.tokenizer, todo, settings, throughput, on_emotion=store)

@@ -255,6 +255,12 @@ def generalisation_inputs(wildcards):
         for corpus in CORPORA
     }
     inputs["words"] = LAYOUT.word_embeddings(wildcards.model, CORPORA[0])
+    if "stories" in CORPORA:
+        inputs["stories"] = [LAYOUT.passages(e, "stories") for e in RUN.emotions]
+        inputs["story_report"] = LAYOUT.story_report()
+        inputs["story_judgements"] = LAYOUT.output(
+            "generalisation", "story_judgements", wildcards.model
+        )
     if SCENARIOS:
         inputs["scenarios"] = LAYOUT.output(
             "generalisation", "scenario_activations", wildcards.model

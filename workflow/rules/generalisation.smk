@@ -28,6 +28,26 @@ rule scenario_activations:
         "../scripts/scenario_activations.py"
 
 
+# The story checks' judge: the subject model asked which emotion each story expresses.
+rule story_judgements:
+    input:
+        stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
+    output:
+        LAYOUT.output("generalisation", "story_judgements", "{model}"),
+    log:
+        LAYOUT.log("{model}", "story_judgements"),
+    conda:
+        "../envs/model.yaml"
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        model=lambda w: model_params(w.model),
+        emotions=RUN.emotions,
+    script:
+        "../scripts/story_judgements.py"
+
+
 rule generalisation:
     input:
         unpack(generalisation_inputs),

@@ -14,5 +14,8 @@ with logging_to(snakemake.log[0]):
         activation_files={c: snakemake.input.get(f"activations_{c}") for c in corpora},
         passage_files={c: snakemake.input.get(f"passages_{c}") for c in corpora},
         settings=snakemake.params.settings,
+        story_judgements=snakemake.input.get("story_judgements"),
+        story_files=snakemake.input.get("stories"),
+        story_report=snakemake.input.get("story_report"),
         outputs=dict(snakemake.output.items()),
     )
