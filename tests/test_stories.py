@@ -266,3 +266,28 @@ def test_a_killed_writer_resumes_without_losing_finished_emotions(tmp_path):
     for emotion in emotions:
         resumed = pd.read_parquet(out / f"{emotion}.parquet")
         assert resumed.equals(pd.read_parquet(fresh_out / f"{emotion}.parquet")), emotion
+
+
+def test_a_writer_that_is_not_installed_names_what_to_install(tmp_path):
+    """The story job stops at the writer's load with the one line a missing model gives:
+    its package and the install command (nothing is written to the cache)."""
+    from emotion_vectors.jobs.stories import write_story_passages
+    from emotion_vectors.models import ModelUnavailable
+
+    writer = {
+        "key": "absent-writer",
+        "source": "parts:emotion_vectors_absent_part",
+        "num_layers": 2,
+        "chat": True,
+        "parts": 3,
+        "sha256": "0" * 64,
+        "gguf_file": "absent.gguf",
+        "install": "pip install 'emotion-vectors[absent]'",
+    }
+    with pytest.raises(ModelUnavailable) as err:
+        write_story_passages(writer, _tiny(0), ["proud"], [str(tmp_path / "proud.parquet")],
+                             str(tmp_path / "report.json"), str(tmp_path / "cache"))  # fmt: skip
+    message = str(err.value)
+    assert "'emotion_vectors_absent_part1' (part 1 of 3) is not installed" in message
+    assert message.endswith("Provide it with: pip install 'emotion-vectors[absent]'")
+    assert not list(tmp_path.glob("cache/*.parquet"))

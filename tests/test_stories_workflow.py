@@ -110,6 +110,8 @@ def test_the_stories_are_checked_and_judged(story_run):
     assert checked["writing"]["accepted"] == checked["stories"]
     assert checked["writing"]["requested"] == 6
     assert set(checked["form"]) == {"code", "list", "refusal"}
+    others = checked["names_another_emotion"]
+    assert 0 <= others["run_emotion_share"] <= others["any_emotion_share"] <= 1
     judge = checked["judge"]
     assert judge["chance"] == pytest.approx(1 / 3)
     assert 0 <= judge["interval"][0] <= judge["agreement"] <= judge["interval"][1] <= 1
@@ -118,5 +120,8 @@ def test_the_stories_are_checked_and_judged(story_run):
     import pandas as pd
 
     judgements = pd.read_parquet(table)
-    assert list(judgements.columns) == ["emotion", "passage_id", "happy", "sad", "calm"]
+    assert list(judgements.columns) == ["source", "emotion", "passage_id", "happy", "sad", "calm"]
+    # The implicit scenarios of the run's emotions are judged too: the judge's own control.
+    assert set(judgements["source"]) == {"stories", "scenarios"}
+    assert checked["judge_on_scenarios"]["stories"] == (judgements["source"] == "scenarios").sum()
     assert (judgements[["happy", "sad", "calm"]].to_numpy() <= 0).all()

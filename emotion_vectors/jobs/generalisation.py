@@ -166,6 +166,7 @@ def generalisation(
     story_judgements: str | None = None,
     story_files: Sequence[str] | None = None,
     story_report: str | None = None,
+    word_forms: str | None = None,
 ) -> dict:
     """Every measurement at every layer for every corpus, the scenario test at the
     analysis layer, and the story checks when the run has stories; writes the JSON
@@ -218,7 +219,7 @@ def generalisation(
             )
     if story_files:
         result["stories_checked"] = story_quality(
-            story_files, story_judgements, common, story_report
+            story_files, story_judgements, common, story_report, word_forms
         )
     confusion = _confusion_table(scen, candidates, ranks, analysis_layer)
     confusion.to_csv(outputs["confusion"], index=False)

@@ -46,10 +46,21 @@ def judge_stories(
     output: str,
     threads: int = 1,
     batch_size: int = 16,
+    scenario_file: str | None = None,
 ) -> pd.DataFrame:
     """log P(first answer token of each emotion) after the judge's question, per story:
-    a table of emotion, passage_id, then one column per candidate emotion."""
-    stories = read_stories(story_files)
+    a table of source, emotion, passage_id, then one column per candidate emotion. With
+    `scenario_file` the implicit scenarios of the run's emotions are judged the same way
+    (source "scenarios"): passages written to convey their emotion, which tell how well
+    this judge reads a clear case, so that a low agreement on the stories can be laid on
+    the stories rather than on the judge."""
+    stories = read_stories(story_files).assign(source="stories")
+    if scenario_file:
+        from .generalisation import scenario_table
+
+        scen = scenario_table(scenario_file)
+        scen = scen[scen["emotion"].isin(emotions)].assign(source="scenarios")
+        stories = pd.concat([stories, scen], ignore_index=True)
     loaded = load_for_job(model, threads)
     tok = loaded.tokenizer
     started = time.perf_counter()
@@ -68,7 +79,7 @@ def judge_stories(
         log_probs = next_token_log_probs(loaded.model, rows[b : b + batch_size], pad, batch_size)
         chunks.append(log_probs[:, first].numpy())
     scores = np.concatenate(chunks) if chunks else np.zeros((0, len(emotions)))
-    table = stories[["emotion", "passage_id"]].copy()
+    table = stories[["source", "emotion", "passage_id"]].copy()
     for j, e in enumerate(emotions):
         table[e] = scores[:, j]
     meta = {
@@ -86,10 +97,13 @@ def story_quality(
     judgements: str | None,
     emotions: Sequence[str],
     report: str | None = None,
+    word_forms: str | None = None,
 ) -> dict:
-    """Form, length and near-duplicates of the accepted stories; with the writer's report,
-    how many were written and rejected; with the judge's table, its agreement with the
-    intended emotions."""
+    """Form, length and near-duplicates of the accepted stories; with the word forms of
+    every emotion (config/emotions/word-forms.yaml), how many name an emotion other than
+    their own (the rule forbids only their own); with the writer's report, how many were
+    written and rejected; with the judge's table, its agreement with the intended
+    emotions."""
     stories = read_stories(story_files)
     words = stories["text"].str.split().str.len()
     problems = [form_problems(t) for t in stories["text"]]
@@ -114,6 +128,8 @@ def story_quality(
             if any(kind in p for p in problems)
         },
     }
+    if word_forms:
+        out["names_another_emotion"] = other_emotions_named(stories, word_forms, emotions)
     if report:
         out["writing"] = writing_summary(json.loads(Path(report).read_text()))
     if judgements:
@@ -123,10 +139,14 @@ def story_quality(
         meta = pq.read_schema(judgements).metadata or {}
         first = meta.get(b"first_tokens", b"").decode().split(",")
         candidates = [e for e in emotions if e in table.columns]
-        credit = judged(table[candidates].to_numpy())
-        judge = agreement_table(table["emotion"].tolist(), credit, candidates)
-        judge["emotions_sharing_a_first_token"] = len(first) - len(set(first))
-        out["judge"] = judge
+        for source, key in (("stories", "judge"), ("scenarios", "judge_on_scenarios")):
+            rows = table[table["source"] == source]
+            if rows.empty:
+                continue
+            credit = judged(rows[candidates].to_numpy())
+            judge = agreement_table(rows["emotion"].tolist(), credit, candidates)
+            judge["emotions_sharing_a_first_token"] = len(first) - len(set(first))
+            out[key] = judge
     return out
 
 
@@ -152,3 +172,26 @@ def _merged(counts) -> dict:
         for word, n in c.items():
             total[word] = total.get(word, 0) + n
     return dict(sorted(total.items(), key=lambda kv: -kv[1])[:10])
+
+
+def other_emotions_named(stories: pd.DataFrame, word_forms: str, emotions: Sequence[str]) -> dict:
+    """The share of stories that name an emotion other than their own: any of the word
+    forms table's emotions, and one of the run's; and the emotions named most often."""
+    from ..wordforms import read_word_forms
+    from ..wording import naming_emotions
+
+    table = read_word_forms(Path(word_forms))
+    every = list(table)
+    named_any, named_run, counts = 0, 0, {}
+    for own, text in zip(stories["emotion"], stories["text"], strict=True):
+        others = [e for e, _ in naming_emotions(text, every, table) if e != own]
+        named_any += bool(others)
+        named_run += any(e in emotions for e in others)
+        for e in others:
+            counts[e] = counts.get(e, 0) + 1
+    n = len(stories)
+    return {
+        "any_emotion_share": round(named_any / n, 4) if n else None,
+        "run_emotion_share": round(named_run / n, 4) if n else None,
+        "most_named": dict(sorted(counts.items(), key=lambda kv: -kv[1])[:8]),
+    }

@@ -20,7 +20,7 @@ def plot_accuracy(
     reference; thin: transductive), chance and the lexical baseline. Right: |r| of PC1 with
     valence and the template-story cosines by layer."""
     plt = pyplot()
-    fig, (ax, right) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(11.5, 5.2))
     if "top1" in by_layer:
         for c in corpora:
             sub, col = by_layer[by_layer["corpus"] == c], COLOURS.get(c)
@@ -48,7 +48,8 @@ def plot_accuracy(
     ax.set_xlabel("layer")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.03)  # top-3 is often exactly 1
-    ax.legend(fontsize=6.5)
+    # Below the axes: inside, the box hid the top-3 curves of the middle layers.
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     for c in corpora:
         sub = by_layer[by_layer["corpus"] == c]
         right.plot(sub["layer"], sub["valence_r"], "-o", ms=3, color=COLOURS.get(c), label=c)
@@ -62,7 +63,7 @@ def plot_accuracy(
     right.set_xlabel("layer")
     right.set_title("|r| PC1 vs valence; template-story cosine", fontsize=10)
     right.set_ylim(-0.2, 1)
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="lower right", bbox_to_anchor=(1, 0.1))
     fig.suptitle(model)
     save(fig, output, dpi=110)
 

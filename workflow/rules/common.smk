@@ -258,6 +258,7 @@ def generalisation_inputs(wildcards):
     if "stories" in CORPORA:
         inputs["stories"] = [LAYOUT.passages(e, "stories") for e in RUN.emotions]
         inputs["story_report"] = LAYOUT.story_report()
+        inputs["word_forms"] = RUN.settings["word_forms"]
         inputs["story_judgements"] = LAYOUT.output(
             "generalisation", "story_judgements", wildcards.model
         )

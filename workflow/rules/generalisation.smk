@@ -32,6 +32,7 @@ rule scenario_activations:
 rule story_judgements:
     input:
         stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
+        scenarios=SCENARIOS or [],
     output:
         LAYOUT.output("generalisation", "story_judgements", "{model}"),
     log:

@@ -17,5 +17,6 @@ with logging_to(snakemake.log[0]):
         story_judgements=snakemake.input.get("story_judgements"),
         story_files=snakemake.input.get("stories"),
         story_report=snakemake.input.get("story_report"),
+        word_forms=snakemake.input.get("word_forms"),
         outputs=dict(snakemake.output.items()),
     )

@@ -8,4 +8,5 @@ with logging_to(snakemake.log[0]):
         emotions=snakemake.params.emotions,
         output=snakemake.output[0],
         threads=snakemake.threads,
+        scenario_file=snakemake.input.get("scenarios") or None,
     )
