@@ -274,7 +274,7 @@ def render(data: Mapping) -> str:
             f"| 288 | the story run of config/stories-1.5b.yaml from a clean `results/`: "
             f"the story-writing job ({run['requested']} requested, {run['generated']} "
             f"generated, {run['accepted']} accepted, "
-            f"{run['this_run']['tokens_per_second']} tokens/s); the whole command "
+            f"{run['this_run']['tokens_per_second']:.0f} tokens/s); the whole command "
             f"{run['wall_s'] / 60:.1f} min | ≤ 8 min | **{run['story_job_s'] / 60:.1f} min** | "
             f"**{'met' if ok else 'not met'}** |"
         )
