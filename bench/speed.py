@@ -724,15 +724,20 @@ def render(data: Mapping) -> str:
     return "\n".join(lines)
 
 
-def write_results(data: Mapping) -> None:
+def write_block(block: str, begin: str = BEGIN, end: str = END) -> None:
+    """Put `block` (which starts with `begin` and ends with `end`) into bench/RESULTS.md in
+    place of the block between the same markers, or at the end the first time."""
     text = RESULTS_MD.read_text()
-    block = render(data)
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
+    if begin in text:
+        head, rest = text.split(begin, 1)
+        text = head + block + rest.split(end, 1)[1]
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     RESULTS_MD.write_text(text)
+
+
+def write_results(data: Mapping) -> None:
+    write_block(render(data))
 
 
 def main() -> None:

@@ -32,14 +32,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from run import machine, rule_seconds  # noqa: E402
-from speed import cpu_flags  # noqa: E402
+from speed import cpu_flags, write_block  # noqa: E402
 
 from emotion_vectors.layout import Layout  # noqa: E402
 from emotion_vectors.workflow_run import run_snakemake  # noqa: E402
 
 WORK = ROOT / "bench" / "work" / "stories"
 OUTPUT = ROOT / "bench" / "stories.json"
-RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- stories.py begin -->", "<!-- stories.py end -->"
 WRITER = "qwen2.5-coder-1.5b-instruct"
 CONFIG = ROOT / "config" / "stories-1.5b.yaml"
@@ -316,14 +315,7 @@ def render(data: Mapping) -> str:
 
 
 def write_results(data: Mapping) -> None:
-    text = RESULTS_MD.read_text()
-    block = render(data)
-    if BEGIN in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS_MD.write_text(text)
+    write_block(render(data), BEGIN, END)
 
 
 def main() -> None:
