@@ -22,7 +22,7 @@ the full pass up to float rounding (tests/test_activations.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -303,28 +303,82 @@ def pooled_forward(
     sinks: dict[int, int] = {}
 
     def reduce(layer: int, hidden) -> None:
-        w = base
-        if sink_ratio is not None:
-            norms = hidden.norm(dim=-1)
-            if batch.prefixes:
-                before = batch.prefix_rows(lambda p: p.norms[layer], float("nan"))
-                norms_all = torch.cat([before.to(device), norms], dim=1)
-                sink = sink_positions(norms_all, own_all, sink_ratio)[:, -norms.shape[1] :]
-            else:
-                sink = sink_positions(norms, own, sink_ratio)
-            sink = sink & (base > 0)
-            w = torch.where(sink, torch.zeros_like(base), base)
-            # A passage whose every pooled token is a sink keeps them rather than nothing.
-            empty = w.sum(dim=1) == 0
-            w = torch.where(empty[:, None], base, w)
-            sinks[layer] = int((sink & ~empty[:, None]).sum())
+        if sink_ratio is None:
+            pooled[layer], sinks[layer] = _weighted_mean(hidden, base, None)
+            return
+        norms = hidden.norm(dim=-1)
+        if batch.prefixes:
+            before = batch.prefix_rows(lambda p: p.norms[layer], float("nan"))
+            norms_all = torch.cat([before.to(device), norms], dim=1)
+            sink = sink_positions(norms_all, own_all, sink_ratio)[:, -norms.shape[1] :]
         else:
-            sinks[layer] = 0
-        summed = torch.einsum("btd,bt->bd", hidden, w)
-        pooled[layer] = (summed / w.sum(dim=1, keepdim=True)).cpu().numpy()
+            sink = sink_positions(norms, own, sink_ratio)
+        pooled[layer], sinks[layer] = _weighted_mean(hidden, base, sink)
 
     run_layers(model, batch, layers, reduce)
     return pooled, sinks
+
+
+def _weighted_mean(hidden, base, sink) -> tuple[np.ndarray, int]:
+    """([batch, width] mean of `hidden` under the pooling weights `base`, with the `sink`
+    positions left out; how many pooled positions were left out). A passage whose every
+    pooled token is a sink keeps them rather than nothing."""
+    import torch
+
+    if sink is None:
+        w, left_out = base, 0
+    else:
+        sink = sink & (base > 0)
+        w = torch.where(sink, torch.zeros_like(base), base)
+        empty = w.sum(dim=1) == 0
+        w = torch.where(empty[:, None], base, w)
+        left_out = int((sink & ~empty[:, None]).sum())
+    summed = torch.einsum("btd,bt->bd", hidden, w)
+    return (summed / w.sum(dim=1, keepdim=True)).cpu().numpy(), left_out
+
+
+def extract_from_starts(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    layer: int,
+    pooling: Pooling,
+    starts: Sequence[int],
+    label: str | None = None,
+) -> dict[int, np.ndarray]:
+    """{start: [passages, width] float32}: whole passages pooled at one layer as
+    `pooling` pools them with its `pool_start` set to each of `starts`, from one forward
+    pass per batch (the same numbers as `extract` once per start, tested). The sink rule
+    does not depend on the start: the median runs over all of a passage's own tokens."""
+    import torch
+
+    pooling = replace(pooling, pool_from="passage_start")
+    tok = tokenize(tokenizer, texts, pooling.max_length)
+    device = architecture(model).device
+    width = architecture(model).hidden_size
+    out = {s: np.zeros((len(texts), width), dtype=np.float32) for s in starts}
+    batches = length_sorted_batches(tok.lengths, pooling.batch_size)
+    for indices in batches if label is None else progress(batches, label):
+        batch = pad_batch(tok, indices, tokenizer.pad_token_id, pooling)
+        weights = {}
+        for s in starts:
+            w = torch.zeros_like(batch.weights)
+            for row, i in enumerate(indices):
+                w[row, : tok.lengths[i]] = torch.from_numpy(
+                    passage_weights(tok, i, replace(pooling, pool_start=s), None)
+                )
+            weights[s] = w.to(device)
+        own = batch.own.to(device)
+
+        def reduce(_layer: int, hidden, weights=weights, own=own, indices=indices) -> None:
+            sink = None
+            if pooling.sink_ratio is not None:
+                sink = sink_positions(hidden.norm(dim=-1), own, pooling.sink_ratio)
+            for s, w in weights.items():
+                out[s][indices] = _weighted_mean(hidden, w, sink)[0]
+
+        run_layers(model, batch, [layer], reduce)
+    return out
 
 
 @dataclass

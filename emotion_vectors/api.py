@@ -135,7 +135,7 @@ def trace(
     corpus: str = DEFAULT_CORPUS,
     results: str | Path = "results",
     models_file: str | Path | None = None,
-    sink_ratio: float | None = 10.0,
+    sink_ratio: float | None = None,
 ) -> pd.DataFrame:
     """The emotion trace of a text (a string) or a chat (a list of {role, content}): one
     row per token (position, token, role, message, special, sink, norm) and one column per
@@ -143,7 +143,8 @@ def trace(
     neutral reference, projected on the emotion's unit vector. Needs the run's vectors and
     neutral activations for (model, corpus); loads the model (once per process) from
     `models_file` (default: ./config/models.yaml, else the repository's). Sinks are flagged
-    in `sink`, not dropped."""
+    in `sink`, not dropped, by the rule and ratio the run's vectors were pooled with
+    (`sink_ratio` overrides the ratio)."""
     from .jobs.traces import neutral_reference, trace_vectors
     from .traces import trace_frame
 
@@ -163,6 +164,8 @@ def trace(
     vectors = trace_vectors(str(vector_file), layer, emotions)
     neutral = _require(Path(layout.neutral_activations(model, corpus)), "neutral activations")
     reference = neutral_reference(str(neutral), layer)
+    if sink_ratio is None:
+        sink_ratio = meta["pooling"].get("sink_ratio")
     frame = trace_frame(
         _loaded_model(model, models_file), text_or_messages, vectors, reference, layer, sink_ratio
     )

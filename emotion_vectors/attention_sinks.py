@@ -12,15 +12,13 @@ import numpy as np
 
 from .activations import length_sorted_batches, pad_batch, run_layers, tokenize
 from .architecture import architecture
-from .pooling import Pooling
+from .pooling import Pooling, own_median, sink_positions
 
 
 def position_norms(model, tokenizer, texts: Sequence[str], ratio: float, max_length: int = 512):
     """Per layer (1..N): [passages] ratio of the first position's norm to the median norm of
     the passage's other own tokens, and the number of those other tokens whose norm exceeds
     `ratio` times that median, and the number of other tokens."""
-    import torch
-
     arch = architecture(model)
     layers = list(range(1, arch.num_layers + 1))
     tok = tokenize(tokenizer, texts, max_length)
@@ -37,10 +35,8 @@ def position_norms(model, tokenizer, texts: Sequence[str], ratio: float, max_len
 
         def reduce(layer: int, hidden, rest=rest, indices=indices) -> None:
             norms = hidden.norm(dim=-1)
-            masked = torch.where(rest, norms, torch.full_like(norms, float("nan")))
-            median = torch.nanmedian(masked, dim=1).values
-            first[layer - 1, indices] = (norms[:, 0] / median).cpu().numpy()
-            beyond[layer - 1] += int((rest & (norms > ratio * median[:, None])).sum())
+            first[layer - 1, indices] = (norms[:, 0] / own_median(norms, rest)).cpu().numpy()
+            beyond[layer - 1] += int(sink_positions(norms, rest, ratio).sum())
 
         run_layers(model, batch, layers, reduce)
     return layers, first, beyond, others

@@ -16,6 +16,8 @@ produces it:
                                                   # DIR with every model of COMPARED
     python -m emotion_vectors.findings --write --preference DIR  # also the preference
                                                   # results of PREFERENCE_RUNS' run in DIR
+    python -m emotion_vectors.findings --write --story-curve DIR  # also the story curve
+                                                  # (config/story-curve-1.5b.yaml's run)
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ ACROSS = SNAPSHOT_DIR / "templates_geometry_across_models.json"
 # The models of the story runs the README compares (config/stories.yaml: SmolLM2 writes
 # and reads; config/stories-1.5b.yaml: the 1.5B does both).
 STORY_MODELS = ("smollm2-135m-instruct", "qwen2.5-coder-1.5b-instruct")
+
+# The run of the story curve the README quotes (config/story-curve-1.5b.yaml): its model and
+# the run name of its snapshot.
+STORY_CURVE_RUN = ("qwen2.5-coder-1.5b-instruct", "story-curve")
 
 # Runs besides the default one whose preference results the README quotes: (model, run
 # name of the snapshot), the run being the 30 seed emotions (README, "Preferences").
@@ -446,6 +452,69 @@ def stories_table(runs: list[Mapping[str, Any]]) -> str:
     return text
 
 
+def story_curve_table(summary: Mapping[str, Any]) -> str:
+    """Scenario top-1 of story vectors against the number of stories per emotion (the run's
+    pooling), then every pooling start and centring with every story, from the summary of a
+    story-curve run (config/story-curve-1.5b.yaml)."""
+    gen = summary["generalisation"]
+    curve = gen["story_curve"]
+    templates = curve.get("templates_top1")
+    last = max(curve["configured"], key=lambda r: (r["subset"] == "all", r["n"]))
+
+    def n_of(r: Mapping) -> str:
+        return f"{r['n']} (all)" if r["subset"] == "all" else str(r["n"])
+
+    def minus(r: Mapping) -> str:
+        if "minus_templates" not in r:
+            return "–"
+        low, high = r["minus_templates_ci"]
+        return f"{r['minus_templates']:+.2f} [{low:+.2f}, {high:+.2f}]"
+
+    def top(r: Mapping) -> str:
+        return f"{r['top1']:.2f} [{r['ci'][0]:.2f}, {r['ci'][1]:.2f}]"
+
+    text = (
+        f"{_short(summary['model'])} writing and reading, layer {curve['layer']}, "
+        f"{curve['passages']} implicit scenarios of {len(curve['stories_per_emotion'])} "
+        f"emotions (chance {curve['chance']:.2f}); story vectors from n stories per emotion, "
+        f"the mean of {curve['draws']} topic-balanced random subsets; 95 % intervals resample "
+        "the subsets and the scenarios (emotions, then passages) together, and the difference "
+        "from the template vectors (centred the same way) is paired on the same scenarios."
+    )
+    if templates:
+        text += (
+            f" Template vectors: {templates['value']:.2f} "
+            f"[{templates['ci'][0]:.2f}, {templates['ci'][1]:.2f}] as the run builds them"
+        )
+        other = curve.get("templates_top1_neutral")
+        if other:
+            text += (
+                f", {other['value']:.2f} [{other['ci'][0]:.2f}, {other['ci'][1]:.2f}] "
+                "centred on their neutral set"
+            )
+        text += "."
+    text += (
+        f"\n\n| stories per emotion | story top-1 (pooled from token {curve['configured_start']}, "
+        "centred on the emotions, as the run) | minus templates | PC1–valence \\|r\\| |\n"
+        "| --- | --- | --- | --- |\n"
+    )
+    text += "\n".join(
+        f"| {n_of(r)} | {top(r)} | {minus(r)} | {_num(r.get('valence_abs_r'))} |"
+        for r in curve["configured"]
+    )
+    text += (
+        f"\n\nWith every story ({last['n']} per emotion at the median), each pooling start and "
+        "centring (none chosen on the scenarios):\n\n| pooled from token | centred on | "
+        "story top-1 | minus templates |\n| --- | --- | --- | --- |\n"
+    )
+    names = {"emotions": "the mean over emotions", "neutral": "the neutral set"}
+    text += "\n".join(
+        f"| {r['pool_start']} | {names.get(r['centring'], r['centring'])} | {top(r)} | {minus(r)} |"
+        for r in sorted(curve["every_story"], key=lambda r: (r["centring"], r["pool_start"]))
+    )
+    return text
+
+
 def _judged(j: Mapping | None) -> str:
     if not j:
         return "—"
@@ -724,6 +793,7 @@ def render(
     across: Mapping[str, Any] | None = None,
     preference: list[Mapping[str, Any]] | None = None,
     before_controls: Mapping[str, Any] | None = None,
+    story_curve: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """{marker name: Markdown} of every findings block of the README."""
     blocks = {"headline": headline_table(summary)}
@@ -734,6 +804,8 @@ def render(
     if stories:
         blocks["stories"] = stories_table(stories)
         blocks["story_quality"] = story_quality_table(stories)
+    if story_curve is not None:
+        blocks["story_curve"] = story_curve_table(story_curve)
     if compared:
         blocks["models"] = models_table(compared)
     if across is not None:
@@ -774,6 +846,7 @@ def expected_readme(readme: str, summary_file: Path, before_file: Path | None) -
         _load(summary_file), _load(before_file), [x for x in stories if x is not None],
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
         [p for p in preference if p is not None], _load(BEFORE_CONTROLS),
+        _load(snapshot_path(*STORY_CURVE_RUN)),
     )  # fmt: skip
     return replace_blocks(readme, blocks)
 
@@ -793,6 +866,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--preference", help="with --write: also snapshot the PREFERENCE_RUNS models' summaries"
         " from this results folder",
+    )  # fmt: skip
+    parser.add_argument(
+        "--story-curve", help="with --write: also snapshot the summary of STORY_CURVE_RUN's"
+        " model from this results folder (config/story-curve-1.5b.yaml)",
     )  # fmt: skip
     parser.add_argument("--model", default=MODEL)
     args = parser.parse_args(argv)
@@ -815,6 +892,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 shutil.copyfile(Layout(args.compared).summary(model), snapshot_path(model))
             shutil.copyfile(Layout(args.compared).comparison(ACROSS.name), ACROSS)
+        if args.story_curve:
+            model = STORY_CURVE_RUN[0]
+            shutil.copyfile(
+                Layout(args.story_curve).summary(model), snapshot_path(*STORY_CURVE_RUN)
+            )
         if args.preference:
             for model, run in PREFERENCE_RUNS:
                 shutil.copyfile(Layout(args.preference).summary(model), snapshot_path(model, run))

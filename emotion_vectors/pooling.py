@@ -10,6 +10,12 @@ that one token. `Pooling` leaves out of every mean the first position of the seq
 (`drop_first_position`; with a BOS that position is the BOS, never pooled anyway) and, per
 layer, every position whose norm exceeds `sink_ratio` times the median norm of the
 passage's own tokens at that layer (`sink_positions`).
+
+`sink_positions` is the one definition of a sink ratio-wise: pooling, the residual norms,
+the traces, the preference experiment's option means and the attention-sink profile all
+call it, with the one configured ratio (`extraction.sink_ratio`, default `SINK_RATIO`).
+Whatever depends on it keys its caches and job parameters on `sink_rule(ratio)`, which
+carries `SINK_RULE`: bump that when the rule itself changes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,15 @@ if TYPE_CHECKING:
 # Bump when the pooled numbers an unchanged config produces would change: it is part of
 # every activation cache key (`Pooling.fingerprint`).
 POOLING_FORMAT = 2
+# The sink rule's version (sink_positions) and its default ratio (the config schema's
+# default of extraction.sink_ratio is this value, tested).
+SINK_RULE = 1
+SINK_RATIO = 10.0
+
+
+def sink_rule(ratio: float | None) -> dict:
+    """What a result that leaves sinks out depends on, for its cache key or job params."""
+    return {"rule": SINK_RULE, "ratio": None if ratio is None else float(ratio)}
 
 
 @dataclass(frozen=True)
@@ -39,7 +54,7 @@ class Pooling:
     max_length: int = 512
     batch_size: int = 16
     drop_first_position: bool = True
-    sink_ratio: float | None = 10.0
+    sink_ratio: float | None = SINK_RATIO
     # Forward the tokens that template passages share (everything before the emotion slot)
     # once per template: equal to the full pass up to float rounding (activations.py).
     share_prefix: bool = True
@@ -96,13 +111,28 @@ def pool_weights(
     return weights.astype(np.float32)
 
 
-def sink_positions(norms, own, ratio: float | None):
-    """[batch, tokens] bool: own tokens whose norm exceeds `ratio` x the median norm of
-    their passage's own tokens (torch's lower median for an even count). None: none."""
+def own_median(norms, own):
+    """[batch] the median norm of each row's `own` positions (torch's lower median for an
+    even count; NaN for a row with none)."""
     import torch
 
+    masked = torch.where(own, norms, torch.full_like(norms, float("nan")))
+    return torch.nanmedian(masked, dim=1).values
+
+
+def sink_positions(norms, own, ratio: float | None):
+    """[batch, tokens] bool: own tokens whose norm exceeds `ratio` x the median norm of
+    their row's own tokens (own_median). None: none. Torch tensors, or numpy arrays of one
+    row or a batch (the answer comes back in the same form)."""
+    import numpy as np
+    import torch
+
+    if isinstance(norms, np.ndarray):
+        single = norms.ndim == 1
+        n = torch.from_numpy(np.atleast_2d(norms).astype(np.float64))
+        o = torch.from_numpy(np.atleast_2d(np.asarray(own, dtype=bool)))
+        flags = sink_positions(n, o, ratio).numpy()
+        return flags[0] if single else flags
     if ratio is None:
         return torch.zeros_like(own)
-    masked = torch.where(own, norms, torch.full_like(norms, float("nan")))
-    median = torch.nanmedian(masked, dim=1).values
-    return own & (norms > ratio * median[:, None])
+    return own & (norms > ratio * own_median(norms, own)[:, None])

@@ -447,24 +447,30 @@ def option_means(
     prefixes: Mapping[tuple, PromptStates],
     n: int,
     sink_ratio: float | None,
+    special_ids: Sequence[int] = (),
 ) -> np.ndarray:
     """[n, width] each activity's residual state at the analysis layer, averaged over its
     tokens as option A (the same context for every activity: only the question precedes
-    it), positions above `sink_ratio` x the prompt's median norm left out."""
+    it), attention sinks left out by the rule every mean uses (pooling.sink_positions: above
+    `sink_ratio` x the median norm of the prompt's own tokens, not `special_ids`)."""
     import torch
 
+    from .pooling import sink_positions
+
+    special = set(special_ids)
     means: dict[int, np.ndarray] = {}
     for p in prompts:
         if p.first in means:
             continue
-        states = prefixes[p.ids[: p.span_b[0]]].states
-        norms = states.norm(dim=-1)
-        keep = torch.zeros(len(states), dtype=torch.bool)
-        keep[p.span_a[0] : p.span_a[1]] = True
-        if sink_ratio is not None:
-            keep &= norms <= sink_ratio * norms.median()
-            if not keep.any():
-                keep[p.span_a[0] : p.span_a[1]] = True
+        ids = p.ids[: p.span_b[0]]
+        states = prefixes[ids].states
+        option = torch.zeros(len(states), dtype=torch.bool)
+        option[p.span_a[0] : p.span_a[1]] = True
+        own = torch.tensor([t not in special for t in ids], dtype=torch.bool)
+        sink = sink_positions(states.norm(dim=-1)[None], own[None], sink_ratio)[0]
+        keep = option & ~sink
+        if not keep.any():  # every token of the option a sink: keep them rather than nothing
+            keep = option
         means[p.first] = states[keep].double().mean(dim=0).numpy()
     missing = [i for i in range(n) if i not in means]
     if missing:

@@ -6,8 +6,8 @@ relative to the neutral reference (the mean of the neutral passages' pooled stat
 layer, the same reference the vectors are centred against) and projected on the unit vector
 of each emotion. Attention sinks are flagged, not hidden: the first position when the
 tokenizer adds no BOS, and any token whose norm exceeds `sink_ratio` times the median of
-the text's tokens; their projections measure the sink, not an emotion, so summaries leave
-them out.
+the text's own tokens (pooling.sink_positions, the rule every mean uses); their
+projections measure the sink, not an emotion, so summaries leave them out.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from .architecture import adds_bos, architecture
 from .inputs import check_messages
+from .pooling import SINK_RATIO, sink_positions
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,10 @@ def sink_flags(
 ) -> np.ndarray:
     """Tokens that are attention sinks: the first position (when the model adds no BOS)
     and any own token above `ratio` x the median norm of the text's own tokens."""
-    special = np.asarray(special, dtype=bool)
-    flags = np.zeros(len(norms), dtype=bool)
+    own = ~np.asarray(special, dtype=bool)
+    flags = sink_positions(np.asarray(norms, dtype=np.float64), own, ratio)
     if first_is_sink and len(norms):
         flags[0] = True
-    own = ~special
-    if ratio is not None and own.any():
-        flags |= own & (norms > ratio * np.median(norms[own]))
     return flags
 
 
@@ -102,7 +100,7 @@ def trace_frame(
     vectors: Mapping[str, np.ndarray],
     reference: np.ndarray,
     layer: int,
-    sink_ratio: float | None = 10.0,
+    sink_ratio: float | None = SINK_RATIO,
 ):
     """One row per token: position, token, role, message, special, sink, norm, and one
     column per emotion (the projection of the token's state, minus the neutral reference,

@@ -9,6 +9,7 @@ import torch
 
 from emotion_vectors.activations import (
     extract,
+    extract_from_starts,
     length_sorted_batches,
     pad_batch,
     pooled_forward,
@@ -123,6 +124,23 @@ def test_pool_start_pools_only_later_tokens(smollm2):
     np.testing.assert_allclose(
         result.pooled[8][0], hidden[8][0][5:].mean(0).numpy(), rtol=1e-4, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("sink_ratio", [10.0, None])
+def test_pooling_from_several_starts_in_one_pass_is_extract_once_per_start(smollm2, sink_ratio):
+    """The story curve pools every story from several starts in one pass: the same numbers
+    as a plain extraction per start, sinks and the short passage's fallback included."""
+    model, tok = smollm2.model, smollm2.tokenizer
+    pooling = Pooling(pool_from="passage_start", batch_size=2, max_length=64, sink_ratio=sink_ratio)
+    starts = [0, 3, 8]  # TEXTS[2] has fewer than 8 tokens: pooled from its last token
+    together = extract_from_starts(model, tok, TEXTS, 20, pooling, starts)
+    assert sorted(together) == starts
+    for start in starts:
+        alone = extract(
+            model, tok, TEXTS, [20], Pooling(**{**pooling.__dict__, "pool_start": start})
+        )
+        np.testing.assert_allclose(together[start], alone.pooled[20], rtol=1e-4, atol=1e-4)
+    assert not np.allclose(together[0], together[8], atol=1e-3)
 
 
 def test_the_first_token_is_an_attention_sink_and_is_left_out(smollm2):

@@ -18,7 +18,13 @@ pytestmark = pytest.mark.slow
 
 TARGET = Layout("results").output("generalisation", "json", MODEL)
 # One thread per model job: two model jobs then share the 2 cores instead of fighting over them.
-THREADS = ["--set-threads", "story_passages=1", "extract_activations=1", "scenario_activations=1"]
+THREADS = [
+    "--set-threads",
+    "story_passages=1",
+    "extract_activations=1",
+    "scenario_activations=1",
+    "story_curve=1",
+]
 
 
 def _config(workdir, emotions):
@@ -28,6 +34,9 @@ def _config(workdir, emotions):
         "corpora": ["templates", "stories"],
         "emotions": emotions,
         "layers": [5, 20],
+        # float32: the story curve rebuilds the story vectors in a pass of its own, batched
+        # differently; bfloat16 rounding would let near-ties of a 5-story run flip.
+        "dtype": "float32",
         "stories": {
             "topics": str(workdir / "topics.txt"),
             "max_new_tokens": 16,
@@ -36,6 +45,7 @@ def _config(workdir, emotions):
             "max_attempts": 2,
             "pool_start": 2,
         },
+        "generalisation": {"story_curve": {"sizes": [2, 4], "pool_starts": [0, 2], "draws": 3}},
     }
     path.write_text(yaml.safe_dump(cfg))
     return str(path)
@@ -125,3 +135,28 @@ def test_the_stories_are_checked_and_judged(story_run):
     assert set(judgements["source"]) == {"stories", "scenarios"}
     assert checked["judge_on_scenarios"]["stories"] == (judgements["source"] == "scenarios").sum()
     assert (judgements[["happy", "sad", "calm"]].to_numpy() <= 0).all()
+
+
+def test_the_story_curve_from_every_story_is_the_runs_story_vectors(story_run):
+    """The curve's last point (every story, the run's pool start, centred on the emotions)
+    rebuilds the run's story vectors in a pass of its own: its top-1 is the generalisation
+    job's, and its template line is the template vectors' top-1."""
+    import numpy as np
+    import pandas as pd
+
+    layout = story_run["layout"]
+    out = json.loads(Path(layout.outputs("generalisation", MODEL)["json"]).read_text())
+    curve = json.loads(Path(layout.output("generalisation", "story_curve", MODEL)).read_text())
+    table = pd.read_csv(layout.output("generalisation", "story_curve_table", MODEL))
+    counts = [len(pd.read_parquet(layout.passages(e, "stories"))) for e in ("happy", "sad", "calm")]
+    subsets = [n for n in (2, 4) if n <= min(counts) and n < max(counts)]
+    assert len(table) == (len(subsets) + 1) * 2 * 2  # (sizes + every story) x starts x centrings
+    assert curve["configured_start"] == 2
+    last = curve["configured"][-1]
+    assert last["subset"] == "all" and last["n"] == int(np.median(counts))
+    assert last["top1"] == pytest.approx(out["per_corpus"]["stories"]["top1"]["value"])
+    templates = out["per_corpus"]["templates"]["top1"]["value"]
+    assert curve["templates_top1"]["value"] == pytest.approx(templates)
+    assert last["ci"][0] <= last["top1"] <= last["ci"][1]
+    assert out["story_curve"]["configured"] == curve["configured"]
+    assert Path(layout.output("generalisation", "story_curve_png", MODEL)).stat().st_size > 1000

@@ -17,6 +17,7 @@ from ..attention_sinks import position_norms, sink_layer
 from ..config import read_neutral
 from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
+from ..pooling import SINK_RATIO, sink_rule
 from ..render.attention_sinks import plot_sinks
 from ..store import write_json_atomic
 from .extraction import cache_key
@@ -25,11 +26,12 @@ log = logging.getLogger("emotion_vectors")
 
 
 def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
-    """The profile (from the cache when this model, these passages and this ratio were
-    profiled before), its table, figure and headline JSON."""
+    """The profile (from the cache when this model, these passages and this sink rule were
+    profiled before), its table, figure and headline JSON. The ratio is the run's one sink
+    ratio (extraction.sink_ratio); with sinks not left out (null), the default's profile."""
     texts = read_neutral(Path(settings["passages"]))
-    ratio = float(settings["ratio"])
-    key = cache_key({"model": model_fingerprint(job.loaded.spec), "texts": texts, "ratio": ratio})
+    ratio = float(job.settings["sink_ratio"] or SINK_RATIO)
+    key = profile_key(model_fingerprint(job.loaded.spec), texts, ratio)
     cached = job.cache("attention_sinks") / f"{key}.parquet"
     stored = read_checked_table(cached)
     if stored is not None:
@@ -54,6 +56,11 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     write_json_atomic(headline, outputs["json"])
     log.info("attention sinks: %s", headline)
     return headline
+
+
+def profile_key(fingerprint: Mapping, texts: list[str], ratio: float) -> str:
+    """The profile's cache key: the model, the passages and the sink rule."""
+    return cache_key({"model": fingerprint, "texts": texts, "sinks": sink_rule(ratio)})
 
 
 def profile(job, texts, ratio: float) -> pd.DataFrame:

@@ -7,6 +7,7 @@ summary.json."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -167,6 +168,7 @@ def generalisation(
     story_files: Sequence[str] | None = None,
     story_report: str | None = None,
     word_forms: str | None = None,
+    story_curve: str | None = None,
 ) -> dict:
     """Every measurement at every layer for every corpus, the scenario test at the
     analysis layer, and the story checks when the run has stories; writes the JSON
@@ -221,6 +223,8 @@ def generalisation(
         result["stories_checked"] = story_quality(
             story_files, story_judgements, common, story_report, word_forms
         )
+    if story_curve:
+        result["story_curve"] = _curve_headline(json.loads(Path(story_curve).read_text()))
     confusion = _confusion_table(scen, candidates, ranks, analysis_layer)
     confusion.to_csv(outputs["confusion"], index=False)
     write_json_atomic(result, outputs["json"])
@@ -482,6 +486,15 @@ def _headline(by_layer: pd.DataFrame, ranks, scen, candidates, analysis_layer, a
     return out
 
 
+def _curve_headline(curve: Mapping) -> dict:
+    """The story curve's entries that summary.json carries (the table has the rest)."""
+    keys = ("layer", "configured_start", "sizes", "pool_starts", "centrings", "chance",
+            "passages", "stories_per_emotion", "draws", "templates_top1", "templates_top1_neutral",
+            "configured",
+            "every_story", "every_story_best")  # fmt: skip
+    return {k: curve[k] for k in keys if k in curve}
+
+
 def _num(value):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -497,6 +510,7 @@ def headline(data: Mapping) -> dict:
         "agreement",
         "lexical_baseline",
         "stories_checked",
+        "story_curve",
     )
     per_corpus = data.get("per_corpus") or {}
     # Holds when the vectors beat every lexical baseline on the same scenarios (the CI of

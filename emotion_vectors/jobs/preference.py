@@ -20,6 +20,7 @@ from ..architecture import architecture
 from ..inputs import read_activities
 from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
+from ..pooling import sink_rule
 from ..preference import (
     Comparisons,
     SteeredComparison,
@@ -262,6 +263,30 @@ def _score(scoring: Mapping, rows: list[int], deltas: np.ndarray | None, what: s
     )  # fmt: skip
 
 
+def null_key(job, scoring: Mapping, steered: list[int], settings: Mapping, count: int,
+             fingerprint: Mapping | None = None) -> str:  # fmt: skip
+    """The cache key of the vector-free part: the model, the prompts, the steered rows and
+    answers, the layer and its unit, the null's strength, seed and size, and the sink rule
+    of the option means."""
+    return cache_key(
+        {
+            "model": fingerprint or model_fingerprint(job.loaded.spec),
+            "prompts": hashlib.sha256(
+                repr([p.ids for p in scoring["prompts"]]).encode()
+            ).hexdigest(),
+            "steered": steered,
+            "answers": scoring["answers"],
+            "layer": scoring["layer"],
+            "unit": job.norms[scoring["layer"]],
+            "strength": float(settings["strength"]),
+            "seed": int(settings["seed"]),
+            "count": count,
+            "sinks": sink_rule(job.settings["sink_ratio"]),
+            "format": CACHE_FORMAT,
+        }
+    )
+
+
 def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
                       random_deltas: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
     """{unsteered: d of every prompt, random: [directions, steered prompts] d under each
@@ -269,21 +294,7 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
     (results/<model>/cache/preference_null/) when it has them."""
     scoring["model"] = job.loaded.model
     prompts = scoring["prompts"]
-    key = cache_key(
-        {
-            "model": model_fingerprint(job.loaded.spec),
-            "prompts": hashlib.sha256(repr([p.ids for p in prompts]).encode()).hexdigest(),
-            "steered": steered,
-            "answers": scoring["answers"],
-            "layer": scoring["layer"],
-            "unit": job.norms[scoring["layer"]],
-            "strength": float(settings["strength"]),
-            "seed": int(settings["seed"]),
-            "count": len(random_deltas),
-            "sink_ratio": job.settings["sink_ratio"],
-            "format": CACHE_FORMAT,
-        }
-    )
+    key = null_key(job, scoring, steered, settings, len(random_deltas))
     path = job.cache("preference_null") / f"{key}.parquet"
     table = read_checked_table(path)
     if table is not None:
@@ -303,7 +314,8 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
     if rest:
         d[rest] = _score(scoring, rest, None, "unsteered")[0]
     n = 1 + max(p.first for p in prompts)
-    means = option_means(prompts, scoring["prefixes"], n, job.settings["sink_ratio"])
+    means = option_means(prompts, scoring["prefixes"], n, job.settings["sink_ratio"],
+                         job.loaded.tokenizer.all_special_ids)  # fmt: skip
     out = {"unsteered": d, "random": random[1:], "means": means}
     names = ["unsteered", "random", "means", "activity"]
     values = [d.tolist(), random[1:].ravel().tolist(), means.ravel().tolist(),

@@ -13,6 +13,8 @@ MODEL_SETTINGS = {
     "word_forms": RUN.settings["word_forms"],
     "templates": RUN.settings["corpus"]["templates"],
     "sink_ratio": RUN.settings["extraction"]["sink_ratio"],
+    # The rule's version too: a new sink rule reruns the experiments that leave sinks out.
+    "sink_rule": sink_rule(RUN.settings["extraction"]["sink_ratio"]),
     # How whole texts (not template passages) are pooled: the EmoBank sentences.
     "passage_pooling": asdict(RUN.pooling("templates").from_passage_start()),
 }

@@ -13,6 +13,7 @@ from emotion_vectors.config import (
 )
 from emotion_vectors.integrity import heal_published
 from emotion_vectors.layout import Layout
+from emotion_vectors.pooling import sink_rule
 from emotion_vectors.resources import SIZING_KEYS, job_resources
 from snakemake.exceptions import WorkflowError
 
@@ -266,6 +267,10 @@ def generalisation_inputs(wildcards):
         inputs["scenarios"] = LAYOUT.output(
             "generalisation", "scenario_activations", wildcards.model
         )
+        if "stories" in CORPORA:
+            inputs["story_curve"] = LAYOUT.output(
+                "generalisation", "story_curve", wildcards.model
+            )
         # The template grand mean (second reference) and the TF-IDF baseline's passages.
         for corpus in CORPORA:
             inputs[f"activations_{corpus}"] = [
@@ -275,6 +280,16 @@ def generalisation_inputs(wildcards):
                 LAYOUT.passages(e, corpus) for e in RUN.emotions
             ]
     return inputs
+
+
+def story_curve_targets(model, corpus):
+    """The story curve's outputs, in runs with stories and the scenario test."""
+    if "stories" not in CORPORA or not SCENARIOS:
+        return []
+    return [
+        LAYOUT.output("generalisation", key, model)
+        for key in ("story_curve", "story_curve_png")
+    ]
 
 
 def analysis_layer_files(model, corpus):

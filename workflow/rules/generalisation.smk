@@ -66,3 +66,55 @@ rule generalisation:
         settings=settings_of("generalisation"),
     script:
         "../scripts/generalisation.py"
+
+
+# Why stories lose, measured: story vectors from n stories per emotion, per pooling start
+# and centring, on the implicit scenarios (runs with the story corpus and scenarios).
+rule story_curve:
+    input:
+        stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
+        neutral=LAYOUT.neutral_passages("stories"),
+        scenarios=LAYOUT.output("generalisation", "scenario_activations", "{model}"),
+        # The template corpus, to centre its vectors both ways too.
+        templates=(
+            [LAYOUT.activations("{model}", e, "templates") for e in RUN.emotions]
+            if "templates" in CORPORA
+            else []
+        ),
+        templates_neutral=(
+            LAYOUT.neutral_activations("{model}", "templates")
+            if "templates" in CORPORA
+            else []
+        ),
+    output:
+        json=LAYOUT.output("generalisation", "story_curve", "{model}"),
+        table=LAYOUT.output("generalisation", "story_curve_table", "{model}"),
+        png=report(
+            LAYOUT.output("generalisation", "story_curve_png", "{model}"),
+            caption="../report/generalisation_story_curve.rst",
+            category="Generalisation",
+            subcategory="{model}",
+            labels={"corpus": "stories", "file": "story curve"},
+        ),
+    log:
+        LAYOUT.log("{model}", "story_curve"),
+    conda:
+        "../envs/model.yaml"
+    threads: model_threads
+    resources:
+        **MODEL_RESOURCES,
+    params:
+        model=lambda w: model_params(w.model),
+        layer=analysis_layer,
+        pooling=pooling_params("stories"),
+        settings={
+            **settings_of("generalisation")["story_curve"],
+            "bootstrap": settings_of("generalisation")["bootstrap"],
+            "seed": settings_of("generalisation")["seed"],
+            "neutral_variance": RUN.settings["vectors"]["neutral_variance"],
+        },
+    script:
+        "../scripts/story_curve.py"
+
+
+extra_targets("generalisation", story_curve_targets)

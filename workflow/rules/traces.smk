@@ -25,7 +25,7 @@ rule trace_texts:
         layer=lambda w: settings_of("traces")["layer"] or analysis_layer(w),
         names=list(TRACE_FILES),
         settings=settings_of("traces"),
-        sink_ratio=RUN.settings["extraction"]["sink_ratio"],
+        sinks=sink_rule(RUN.settings["extraction"]["sink_ratio"]),
     script:
         "../scripts/trace_texts.py"
 

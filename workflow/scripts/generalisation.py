@@ -18,5 +18,6 @@ with logging_to(snakemake.log[0]):
         story_files=snakemake.input.get("stories"),
         story_report=snakemake.input.get("story_report"),
         word_forms=snakemake.input.get("word_forms"),
+        story_curve=snakemake.input.get("story_curve"),
         outputs=dict(snakemake.output.items()),
     )

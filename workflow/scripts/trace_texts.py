@@ -10,7 +10,7 @@ with logging_to(snakemake.log[0]):
         neutral_file=snakemake.input.neutral,
         texts=dict(zip(snakemake.params.names, snakemake.input.texts, strict=True)),
         settings=snakemake.params.settings,
-        sink_ratio=snakemake.params.sink_ratio,
+        sink_ratio=snakemake.params.sinks["ratio"],
         outputs={"json": snakemake.output.json, "index": snakemake.output.index},
         pages=list(snakemake.output.pages),
         tables=list(snakemake.output.tables),
