@@ -105,60 +105,92 @@ def story_curve(
     candidates = [e for e in dict.fromkeys(scen.labels) if e in emotions]
     if len(candidates) < 2:
         raise ValueError(f"{scenario_file}: fewer than two of the run's emotions have scenarios")
-    labels = [lab for lab in scen.labels if lab in candidates]
-    acts, reference = scen.passages(layer), scen.reference(layer)
-    pick = [emotions.index(e) for e in candidates]
-    # The template vectors under each centring, the same treatment as the stories', so a
-    # centring that helps both is not credited to the stories.
-    templates: dict[str, np.ndarray] = {}
+    score = _Scoring(scen, layer, candidates, [emotions.index(e) for e in candidates])
+    templates = {}
     if template_files and template_neutral:
-        t_states, t_neutral = template_states(template_files, template_neutral, emotions, layer)
-        t_components = neutral_components(t_neutral, settings["neutral_variance"])
-        every = {e: np.arange(len(t_states[e])) for e in emotions}
-        for centring in CENTRINGS:
-            vectors = story_vectors(t_states, every, t_neutral, t_components, centring)
-            templates[centring] = scenario_hits(
-                vectors[pick], acts, scen.labels, candidates, reference
-            )
+        templates = _template_hits(template_files, template_neutral, emotions, score, settings)
     counts = {e: len(t) for e, t in topics.items()}
-    sizes = subset_sizes(settings["sizes"], counts)
+    plan = _plan(topics, counts, settings)
+    per_emotion = {s: {e: states[s][rows_of[e]] for e in emotions} for s in starts}
     valence = read_vader_lexicon()
-    replicates, seed = int(settings["bootstrap"]), int(settings["seed"])
-    # The last point uses every story (the run's own vectors), placed at the median count.
-    plan = [(n, subset_draws(topics, n, settings["draws"], seed)) for n in sizes]
-    plan.append((int(np.median(list(counts.values()))), [every_story(counts)]))
-    rows = []
-    for i, (n, draws) in enumerate(plan):
-        for start in starts:
-            per_emotion = {e: states[start][rows_of[e]] for e in emotions}
-            components = neutral_components(neutral[start], settings["neutral_variance"])
-            for centring in CENTRINGS:
-                vecs = [
-                    story_vectors(per_emotion, d, neutral[start], components, centring)
-                    for d in draws
-                ]
-                hits = np.stack(
-                    [scenario_hits(v[pick], acts, scen.labels, candidates, reference) for v in vecs]
-                )
-                point = curve_point(hits, templates.get(centring), labels, replicates, seed)
-                rows.append(
-                    {
-                        "stories_per_emotion": n,
-                        "subset": "all" if i == len(plan) - 1 else "random",
-                        "pool_start": start,
-                        "centring": centring,
-                        **_flat(point),
-                        **_flat(valence_point(emotions, vecs, valence), "valence"),
-                    }
-                )
+    rows = [
+        {
+            "stories_per_emotion": n,
+            "subset": "all" if i == len(plan) - 1 else "random",
+            "pool_start": start,
+            "centring": centring,
+            **_point(
+                per_emotion[start],
+                neutral[start],
+                draws,
+                centring,
+                score,
+                templates.get(centring),
+                settings,
+                valence,
+            ),
+        }
+        for i, (n, draws) in enumerate(plan)
+        for start in starts
+        for centring in CENTRINGS
+    ]
     table = pd.DataFrame(rows)
     table.to_csv(outputs["csv"], index=False)
-    result = _headline(table, templates, labels, settings, pooling, layer, candidates, counts)
+    result = _headline(table, templates, score.labels, settings, pooling, layer, candidates, counts)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     write_json_atomic(result, outputs["json"])
     plot_story_curve(table, result, model["key"], outputs["png"])
     log.info("story curve of %d stories in %.1f s", len(stories), result["seconds"])
     return result
+
+
+def _plan(topics: Mapping, counts: Mapping, settings: Mapping) -> list[tuple[int, list]]:
+    """[(stories per emotion, [subset per emotion, per draw])]: the random subsets of each
+    size, then every story (the run's own vectors), placed at the median count."""
+    plan = [
+        (n, subset_draws(topics, n, settings["draws"], settings["seed"]))
+        for n in subset_sizes(settings["sizes"], counts)
+    ]
+    plan.append((int(np.median(list(counts.values()))), [every_story(counts)]))
+    return plan
+
+
+class _Scoring:
+    """The implicit scenarios at the analysis layer, scored against candidate vectors."""
+
+    def __init__(self, scen: Scenarios, layer: int, candidates: list[str], pick: list[int]):
+        self.scen, self.layer, self.candidates, self.pick = scen, layer, candidates, pick
+        self.labels = [lab for lab in scen.labels if lab in candidates]
+        self.acts, self.reference = scen.passages(layer), scen.reference(layer)
+
+    def hits(self, vectors: np.ndarray) -> np.ndarray:
+        """[passages] top-1 hits of the run's vectors (rows in the run's emotion order)."""
+        return scenario_hits(
+            vectors[self.pick], self.acts, self.scen.labels, self.candidates, self.reference
+        )
+
+
+def _template_hits(files, neutral_file, emotions, score: _Scoring, settings) -> dict:
+    """{centring: [passages] hits} of the template vectors centred each way: the same
+    treatment as the stories', so a centring that helps both is not credited to them."""
+    t_states, t_neutral = template_states(files, neutral_file, emotions, score.layer)
+    components = neutral_components(t_neutral, settings["neutral_variance"])
+    every = {e: np.arange(len(t_states[e])) for e in emotions}
+    return {
+        c: score.hits(story_vectors(t_states, every, t_neutral, components, c)) for c in CENTRINGS
+    }
+
+
+def _point(states, neutral, draws, centring, score: _Scoring, template_hits, settings,
+           valence) -> dict:  # fmt: skip
+    """One cell of the curve: top-1 over the draws with its interval, and valence |r|."""
+    components = neutral_components(neutral, settings["neutral_variance"])
+    vecs = [story_vectors(states, d, neutral, components, centring) for d in draws]
+    hits = np.stack([score.hits(v) for v in vecs])
+    point = curve_point(hits, template_hits, score.labels, int(settings["bootstrap"]),
+                        int(settings["seed"]))  # fmt: skip
+    emotions = list(states)
+    return {**_flat(point), **_flat(valence_point(emotions, vecs, valence), "valence")}
 
 
 def _flat(point: Mapping, prefix: str | None = None) -> dict:
