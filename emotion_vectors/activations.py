@@ -21,7 +21,7 @@ the full pass up to float rounding (tests/test_activations.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -354,7 +354,6 @@ def extract_from_starts(
 
     pooling = replace(pooling, pool_from="passage_start")
     tok = tokenize(tokenizer, texts, pooling.max_length)
-    device = architecture(model).device
     width = architecture(model).hidden_size
     out = {s: np.zeros((len(texts), width), dtype=np.float32) for s in starts}
     batches = length_sorted_batches(tok.lengths, pooling.batch_size)
@@ -367,17 +366,77 @@ def extract_from_starts(
                 w[row, : tok.lengths[i]] = torch.from_numpy(
                     passage_weights(tok, i, replace(pooling, pool_start=s), None)
                 )
-            weights[s] = w.to(device)
-        own = batch.own.to(device)
+            weights[s] = w
+        for s, by_layer in _means_under(model, batch, [layer], weights, pooling.sink_ratio).items():
+            out[s][indices] = by_layer[layer]
+    return out
 
-        def reduce(_layer: int, hidden, weights=weights, own=own, indices=indices) -> None:
-            sink = None
-            if pooling.sink_ratio is not None:
-                sink = sink_positions(hidden.norm(dim=-1), own, pooling.sink_ratio)
-            for s, w in weights.items():
-                out[s][indices] = _weighted_mean(hidden, w, sink)[0]
 
-        run_layers(model, batch, [layer], reduce)
+def _means_under(
+    model, batch: Batch, layers: Sequence[int], weight_sets: Mapping, ratio: float | None
+) -> dict:
+    """{name: {layer: [batch, width]}}: one batch's mean under each set of pooling weights
+    ([batch, tokens]), the sink positions (found once per layer, over each row's own tokens)
+    left out; NaN for a row whose weights are all zero."""
+    device = architecture(model).device
+    own = batch.own.to(device)
+    weight_sets = {name: w.to(device) for name, w in weight_sets.items()}
+    out: dict = {name: {} for name in weight_sets}
+
+    def reduce(layer: int, hidden) -> None:
+        sink = None if ratio is None else sink_positions(hidden.norm(dim=-1), own, ratio)
+        for name, w in weight_sets.items():
+            out[name][layer] = _weighted_mean(hidden, w, sink)[0]
+
+    run_layers(model, batch, layers, reduce)
+    return out
+
+
+def span_weights(tok: Tokenized, i: int, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
+    """[tokens] 1.0 where text i's own token overlaps one of the character `ranges`
+    ([start, end)), else 0.0."""
+    starts, ends = np.asarray(tok.starts[i]), np.asarray(tok.ends[i])
+    inside = np.zeros(len(starts), dtype=bool)
+    for a, b in ranges:
+        inside |= (starts < b) & (ends > a)
+    return (inside & ~np.asarray(tok.special[i], dtype=bool)).astype(np.float32)
+
+
+def extract_spans(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    spans: Sequence[Mapping[str, Sequence[tuple[int, int]]]],
+    layers: Sequence[int],
+    pooling: Pooling,
+    label: str | None = None,
+) -> dict[str, dict[int, np.ndarray]]:
+    """{span name: {layer: [texts, width] float32}}: each text's states averaged over the
+    tokens that overlap each of its named lists of character ranges (`spans[i]`), from one
+    forward pass per batch; NaN where a text has no span of that name. Sinks are left out as
+    pooling leaves them (the median over all of the text's own tokens). A span that no
+    token overlaps (e.g. cut off by max_length) is a ValueError naming the text."""
+    import torch
+
+    pooling = replace(pooling, pool_from="passage_start")
+    tok = tokenize(tokenizer, texts, pooling.max_length, offsets=True)
+    names = list(dict.fromkeys(n for row in spans for n in row))
+    width = architecture(model).hidden_size
+    out = {n: {layer: np.full((len(texts), width), np.nan, np.float32) for layer in layers}
+           for n in names}  # fmt: skip
+    batches = length_sorted_batches(tok.lengths, pooling.batch_size)
+    for indices in batches if label is None else progress(batches, label):
+        batch = pad_batch(tok, indices, tokenizer.pad_token_id, pooling)
+        weights = {n: torch.zeros_like(batch.weights) for n in names}
+        for row, i in enumerate(indices):
+            for n in spans[i]:
+                w = span_weights(tok, i, spans[i][n])
+                if not w.any():
+                    raise ValueError(f"no token of span {n!r} in text {i}: {texts[i][:80]!r}")
+                weights[n][row, : tok.lengths[i]] = torch.from_numpy(w)
+        for n, by_layer in _means_under(model, batch, layers, weights, pooling.sink_ratio).items():
+            for layer, mean in by_layer.items():
+                out[n][layer][indices] = mean  # NaN where a text has no span `n`
     return out
 
 

@@ -678,6 +678,13 @@ def _resolve_section(
             out[key] = _resolve_dataset(value, f"{name}.{key}", label, workdir)
             files.append(out[key]["path"])
             continue
+        if kind == "dialogues":
+            from .dialogues import read_dialogues
+
+            out[key] = str(resolve_path(value, workdir))
+            read_dialogues(out[key])
+            files.append(out[key])
+            continue
         if kind == "behaviour-suites":
             from .behaviour import read_suites
 

@@ -65,6 +65,10 @@ STORY_CURVE_RUN = ("qwen2.5-coder-1.5b-instruct", "story-curve")
 # name of the snapshot), the run being the 30 seed emotions (README, "Preferences").
 PREFERENCE_RUNS = (("qwen2.5-coder-0.5b-instruct", "seed-30"),)
 
+# Runs besides the default one whose speakers experiment the README quotes: (model, run name
+# of the snapshot), the run being that model's own study rerun with the experiment.
+SPEAKERS_RUNS = (("qwen2.5-coder-1.5b-instruct", "speakers"),)
+
 # The shuffles of the valence null in the default configuration (geometry.permutations).
 PERMUTATIONS = 1000
 
@@ -785,6 +789,73 @@ def behaviour_count(s: Mapping[str, Any]) -> str:
     return f"{held} of {total} ({', '.join(parts)})" if total else "–"
 
 
+SPEAKER_READS = (
+    ("own vectors, own tokens", "the feeler's emotion on the feeler's later lines (own vectors)"),
+    ("other vectors, other tokens",
+     "the feeler's emotion on the other person's lines (other vectors)"),
+    ("own vectors, other tokens", "own vectors on the other person's lines"),
+    ("run vectors, own tokens", "the study's vectors (not fitted on dialogues), feeler's lines"),
+    ("run vectors, other tokens", "the study's vectors, the other person's lines"),
+    ("own vectors, colon, feeler next", "colon before the feeler's reply (own vectors)"),
+    ("own vectors, colon, other next", "colon before the other's reply (own vectors)"),
+    ("colon: feeler next minus other next (own vectors)",
+     "the same, feeler next minus other next (paired; exploratory)"),
+)  # fmt: skip
+
+
+def speakers_table(summaries: list[Mapping[str, Any]]) -> str:
+    """The speakers experiment, one column per model: held-out top-1 of each read with its
+    layer-1 control, the cosine of own and other vectors, and the colon's reading of the
+    reply, each verdict beside its measure."""
+
+    def cells(s: Mapping[str, Any]) -> list[str]:
+        if not s.get("speakers_reads"):
+            return ["–"] * (len(SPEAKER_READS) + 5)
+        reads, holds = s["speakers_reads"], s.get("holds") or {}
+        chance = _num(s["speakers_chance"])
+        out = [
+            f"{s['speakers_dialogues']} ({s['speakers_emotions']} emotions × "
+            f"{s['speakers_templates']} templates × 4; chance {chance})"
+        ]
+        for name, _ in SPEAKER_READS:
+            r = reads.get(name) or {}
+            control = "" if r.get("control") is None else f" (layer 1: {_num(r['control'])})"
+            out.append(f"{fmt_measure(r) or '–'}{control}")
+        out[2] += f": {_verdict(holds.get('speakers_other_speaker_read'))}"
+        halves = s["speakers_halves"]
+        out.append(
+            f"{fmt_measure(s['speakers_own_other_cosine'])} (across halves of the templates: own "
+            f"vs own {_num(halves['own_own']['value'])}, own vs other "
+            f"{_num(halves['own_other']['value'])}, unrelated "
+            f"{_num(halves['own_other_null']['value'])}): distinct "
+            f"{_verdict(holds.get('speakers_present_other_distinct'))}"
+        )
+        shared = s["speakers_own_other_shared"]
+        low, high = shared["minus_control_ci"]
+        out.append(
+            f"{fmt_measure(shared)} (layer 1: {_num(shared['control'])}; difference "
+            f"[{low:.2f}, {high:.2f}]): orthogonal "
+            f"{_verdict(holds.get('speakers_present_other_orthogonal'))}"
+        )
+        reply = s["speakers_reply_r"]
+        verdict = _verdict(holds.get("speakers_colon_predicts_reply"))
+        out.append(
+            f"{fmt_measure(reply) or '–'} ({reply.get('replies')} replies; the colon on the "
+            f"other vectors {_num(reply.get('other_vectors'))}; {reply.get('control_name')} "
+            f"{_num(reply.get('control'))}): {verdict}"
+        )
+        return out
+
+    names = ["dialogues", *(title + ", held-out top-1 [95 % CI]" for _, title in SPEAKER_READS),
+             "cosine of own and other vectors, mean over emotions (paper: nearly orthogonal)",
+             "share of the matched own-own cosine that own vs other reaches (0 orthogonal, 1 "
+             "the same direction)",
+             "colon predicts the reply: r within (emotion, next speaker) [95 % CI] (paper: "
+             "0.87), and the stronger control"]  # fmt: skip
+    heads = [f"{s['model']} (layer {s['analysis_layer']})" for s in summaries]
+    return _column_table(names, heads, [cells(s) for s in summaries])
+
+
 def render(
     summary: Mapping[str, Any],
     before: Mapping[str, Any] | None,
@@ -794,6 +865,7 @@ def render(
     preference: list[Mapping[str, Any]] | None = None,
     before_controls: Mapping[str, Any] | None = None,
     story_curve: Mapping[str, Any] | None = None,
+    speakers: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, str]:
     """{marker name: Markdown} of every findings block of the README."""
     blocks = {"headline": headline_table(summary)}
@@ -821,6 +893,8 @@ def render(
             c for c in compared or [] if c.get("behaviour") and c["model"] != summary["model"]
         ]
         blocks["behaviour"] = behaviour_table([summary, *others])
+    if summary.get("speakers_reads"):
+        blocks["speakers"] = speakers_table([summary, *(speakers or [])])
     return blocks
 
 
@@ -842,11 +916,12 @@ def expected_readme(readme: str, summary_file: Path, before_file: Path | None) -
     stories = [_load(snapshot_path(m, "stories")) for m in STORY_MODELS]
     compared = [_load(snapshot_path(m)) for m in COMPARED if snapshot_path(m).exists()]
     preference = [_load(snapshot_path(m, run)) for m, run in PREFERENCE_RUNS]
+    speakers = [_load(snapshot_path(m, run)) for m, run in SPEAKERS_RUNS]
     blocks = render(
         _load(summary_file), _load(before_file), [x for x in stories if x is not None],
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
         [p for p in preference if p is not None], _load(BEFORE_CONTROLS),
-        _load(snapshot_path(*STORY_CURVE_RUN)),
+        _load(snapshot_path(*STORY_CURVE_RUN)), [x for x in speakers if x is not None],
     )  # fmt: skip
     return replace_blocks(readme, blocks)
 
@@ -870,6 +945,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--story-curve", help="with --write: also snapshot the summary of STORY_CURVE_RUN's"
         " model from this results folder (config/story-curve-1.5b.yaml)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--speakers", help="with --write: also snapshot the SPEAKERS_RUNS models' summaries"
+        " from this results folder",
     )  # fmt: skip
     parser.add_argument("--model", default=MODEL)
     args = parser.parse_args(argv)
@@ -897,6 +976,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copyfile(
                 Layout(args.story_curve).summary(model), snapshot_path(*STORY_CURVE_RUN)
             )
+        if args.speakers:
+            for model, run in SPEAKERS_RUNS:
+                shutil.copyfile(Layout(args.speakers).summary(model), snapshot_path(model, run))
         if args.preference:
             for model, run in PREFERENCE_RUNS:
                 shutil.copyfile(Layout(args.preference).summary(model), snapshot_path(model, run))

@@ -35,9 +35,12 @@ def row_seed(*parts: object) -> int:
 def nucleus_choice(logits, temperature: float, top_p: float, generators: Sequence):
     """One token per row of `logits` [rows, vocab]: softmax at `temperature`, the smallest
     set of most likely tokens whose mass reaches `top_p` (the nucleus), one uniform draw
-    from the row's own generator placed on the nucleus' cumulative mass."""
+    from the row's own generator placed on the nucleus' cumulative mass. Temperature 0:
+    the most likely token (greedy; the generators are not drawn from)."""
     import torch
 
+    if temperature == 0:
+        return logits.argmax(dim=-1).cpu()
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     k = min(SHORTLIST, probs.shape[-1])
     top, order = (t.cpu() for t in probs.topk(k, dim=-1))  # the generators are on the cpu
@@ -155,8 +158,10 @@ def sample_rows(
     top_p: float,
     stop_ids: Sequence[int],
     pad_id: int,
+    end_ids: Sequence[int] = (),
 ) -> list[Sampled]:
-    """Sample a continuation of every token row, each from its own seed."""
+    """Sample a continuation of every token row, each from its own seed. A row stops at a
+    token of `stop_ids` (left out) or of `end_ids` (kept as its last)."""
     import torch
 
     from .architecture import architecture
@@ -164,6 +169,7 @@ def sample_rows(
     keyword = architecture(model).cache_argument
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     stops = set(int(s) for s in stop_ids)
+    ends = set(int(s) for s in end_ids)
     with torch.inference_mode():
         logits, cache, mask, next_position = _prefill(model, rows, pad_id)
         live = list(range(len(rows)))  # which original row each batch row is
@@ -173,6 +179,9 @@ def sample_rows(
             keep = []
             for b, (r, token) in enumerate(zip(live, tokens.tolist(), strict=True)):
                 if token in stops:
+                    result[r].stopped = True
+                elif token in ends:
+                    result[r].tokens.append(token)
                     result[r].stopped = True
                 else:
                     result[r].tokens.append(token)

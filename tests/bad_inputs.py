@@ -35,6 +35,20 @@ SUITE_HEAD = "name: s\ntitle: S\nsource: ours\nlicence: MIT\nbehaviour: does it\
 ITEM = "  - {{id: {id}, prompt: Where to go, behaviour: {b}, other: {o}}}\n"
 
 
+DIALOGUE_HEAD = "source: ours\nlicence: MIT\nnames: [[Ann, Bo]]\ntemplates:\n"
+
+
+def dialogues(*lines: str, head: str = DIALOGUE_HEAD, count: int = 4) -> str:
+    """A dialogues file of `count` templates t0.. whose first holds `lines` (YAML turn
+    lines) and the others a well-formed dialogue."""
+    good = ("feeler: I feel {emotion}.", "other: It is late.", "feeler: The bus is due.")
+    text = head
+    for i in range(count):
+        turns = lines if i == 0 else good
+        text += f"  - id: t{i}\n    turns:\n" + "".join(f"      - {t}\n" for t in turns)
+    return text
+
+
 def suite(*items: tuple[str, str, str], head: str = SUITE_HEAD) -> str:
     """A behaviour suite file with inline items (id, behaviour option, other option)."""
     return head + "".join(ITEM.format(id=i, b=b, o=o) for i, b, o in items)
@@ -374,6 +388,57 @@ CASES = [
             + "behaviour_answer: answer_matching_behavior\n",
         },
         file="s.yaml",
+    ),
+    Case(
+        "dialogue whose emotion stands in the other speaker's line",
+        {"speakers": {"dialogues": "{dir}/d.yaml"}},
+        "templates[0] (t0).turns",
+        "{emotion} must stand once, in one feeler line",
+        files={
+            "d.yaml": dialogues(
+                "other: I feel {emotion}.", "feeler: It is late.", "other: The bus is due."
+            )
+        },
+        file="d.yaml",
+    ),
+    Case(
+        "dialogue with no line of the other speaker after the emotion",
+        {"speakers": {"dialogues": "{dir}/d.yaml"}},
+        "templates[0] (t0).turns",
+        "after the {emotion} line, each speaker needs a line to read",
+        files={
+            "d.yaml": dialogues(
+                "other: Hello.", "feeler: I feel {emotion}.", "feeler: The bus is due."
+            )
+        },
+        file="d.yaml",
+    ),
+    Case(
+        "dialogues sharing an id",
+        {"speakers": {"dialogues": "{dir}/d.yaml"}},
+        "templates[1].id",
+        "'t0' is used twice",
+        files={
+            "d.yaml": dialogues(
+                "feeler: I feel {emotion}.", "other: It is late.", "feeler: Yes."
+            ).replace("id: t1", "id: t0")
+        },
+        file="d.yaml",
+    ),
+    Case(
+        "dialogues without a licence",
+        {"speakers": {"dialogues": "{dir}/d.yaml"}},
+        "licence",
+        "missing: say where the dialogues come from and their licence",
+        files={
+            "d.yaml": dialogues(
+                "feeler: I feel {emotion}.",
+                "other: It is late.",
+                "feeler: Yes.",
+                head=DIALOGUE_HEAD.replace("licence: MIT\n", ""),
+            )
+        },
+        file="d.yaml",
     ),
     Case(
         "behaviour verdict strength outside the sweep",

@@ -185,6 +185,7 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
         assert Path(steering[key]).stat().st_size > 10_000
     _check_controls(layout, emotions)
     _check_preference(layout, emotions)
+    _check_speakers(layout, emotions)
 
     # Adding an emotion: the random directions of the other words come from the cache, and
     # so do the preference experiment's unsteered and random-direction comparisons.
@@ -200,6 +201,45 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
         assert "preference: unsteered and random-direction comparisons from" in log
     _check_controls(layout, [*emotions, "lonely"])
     _check_preference(layout, [*emotions, "lonely"])
+    # lonely is one of the dialogue emotions: one corpus reads the new dialogues, the other
+    # finds them in the speakers cache.
+    dialogues = _check_speakers(layout, [*emotions, "lonely"])
+    assert both.count(f"speakers: {dialogues} dialogues from the cache") == 1
+
+
+def _check_speakers(layout: Layout, emotions) -> int:
+    """The speakers experiment: four dialogues per (template, emotion) for the dialogue
+    emotions in the run, every read's top-1 inside its interval, a cosine row per emotion,
+    a reply per dialogue that got one, its entries in summary.json. Returns the dialogues."""
+    from emotion_vectors.config import read_yaml
+    from emotion_vectors.dialogues import read_dialogues
+
+    files = layout.outputs("speakers", MODEL)
+    headline = json.loads(Path(files["json"]).read_text())
+    schema = read_yaml(ROOT / "workflow" / "schemas" / "speakers.schema.yaml")
+    expected = [e for e in schema["properties"]["emotions"]["default"] if e in emotions]
+    templates = read_dialogues(ROOT / "config" / "dialogues" / "two-person.yaml").templates
+    assert headline["emotions"] == expected
+    assert headline["dialogues"] == 4 * len(templates) * len(expected)
+    for name, read in headline["reads"].items():
+        low, high = read["ci"]
+        if not read.get("paired"):
+            assert 0 <= low <= read["accuracy"] <= high <= 1, name
+    cosines = pd.read_csv(files["cosines"])
+    assert list(cosines["emotion"]) == expected
+    replies = pd.read_csv(files["replies"], keep_default_na=False)
+    assert len(replies) == headline["reply"]["replies"] <= headline["dialogues"]
+    assert (replies["reply"].str.strip() != "").all() and not replies["reply"].str.contains(
+        "\n"
+    ).any()
+    assert Path(files["figure"]).stat().st_size > 20_000
+    summary = json.loads(Path(layout.summary(MODEL)).read_text())
+    assert summary["speakers_dialogues"] == headline["dialogues"]
+    assert set(summary["holds"]) >= {
+        "speakers_other_speaker_read",
+        "speakers_present_other_distinct",
+    }
+    return headline["dialogues"]
 
 
 def _check_preference(layout: Layout, emotions) -> None:
