@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from .integrity import verified
 from .layout import DEFAULT_CORPUS, Layout
 from .store import read_activation_matrix, read_metadata, read_vector_matrix
 
@@ -20,12 +21,13 @@ def _frame(matrix, index: list[str], index_name: str, attrs: dict) -> pd.DataFra
     return df
 
 
-def _require(path: Path, what: str) -> Path:
+def _require(path: Path, what: str, results: str | Path) -> Path:
+    """`path`, if it exists and holds the bytes its job wrote (integrity.verified)."""
     if not path.exists():
         raise FileNotFoundError(
             f"{what} not found at {path}; run the workflow first (snakemake --cores 1)"
         )
-    return path
+    return verified(path, results)
 
 
 def load_vectors(
@@ -42,20 +44,23 @@ def load_vectors(
     layer and `residual_norm`: the layer's mean residual norm, the steering unit (strength
     1.0 adds unit(vector) x residual_norm; None when residual_norms.json is missing)."""
     layout = Layout(results)
-    meta = json.loads(_require(Path(layout.vector_meta(model, corpus)), "vectors").read_text())
+    meta = json.loads(
+        _require(Path(layout.vector_meta(model, corpus)), "vectors", results).read_text()
+    )
     if layer is None:
         layer = meta["analysis_layer"]
     if layer not in meta["layers"]:
         raise ValueError(
             f"layer {layer} of {model!r} was not computed; available: {meta['layers']}"
         )
-    path = _require(Path(layout.vectors(model, corpus)), "vectors")
+    path = _require(Path(layout.vectors(model, corpus)), "vectors", results)
     emotions, matrix = read_vector_matrix(path, layer, denoised=denoised)
     about = {"layer": layer, "model": model, "corpus": corpus, "denoised": denoised}
     about |= {"analysis_layer": meta["analysis_layer"], "residual_norm": None}
     norms = Path(layout.residual_norms(model))
     if norms.exists():
-        about["residual_norm"] = json.loads(norms.read_text())["mean_norm"].get(str(layer))
+        norm_of = json.loads(verified(norms, results).read_text())["mean_norm"]
+        about["residual_norm"] = norm_of.get(str(layer))
     return _frame(matrix, emotions, "emotion", about)
 
 
@@ -70,7 +75,9 @@ def load_activations(
     """Pooled activations of one emotion's passages at one layer: index = passage id,
     one float32 column per hidden dimension."""
     path = _require(
-        Path(Layout(results).activations(model, emotion, corpus)), f"activations of {emotion!r}"
+        Path(Layout(results).activations(model, emotion, corpus)),
+        f"activations of {emotion!r}",
+        results,
     )
     ids, matrix = read_activation_matrix(path, layer)
     provenance = {
@@ -90,20 +97,20 @@ def load_passages(
     columns emotion, passage_id, text."""
     if emotion is not None:
         return pq.read_table(
-            _require(Path(Layout(results).passages(emotion, corpus)), "passages")
+            _require(Path(Layout(results).passages(emotion, corpus)), "passages", results)
         ).to_pandas()
     folder = Path(Layout(results).passages_dir(corpus))
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"no passages under {folder}; run the workflow first")
-    frames = [pq.read_table(f).to_pandas() for f in files]
+    frames = [pq.read_table(verified(f, results)).to_pandas() for f in files]
     return pd.concat(frames, ignore_index=True)
 
 
 def load_summary(model: str, *, results: str | Path = "results") -> dict:
     """The model's headline numbers (summary.json): per corpus, every registered analysis's
     numbers with their intervals and controls, and whether each result holds."""
-    path = _require(Path(Layout(results).summary(model)), "summary")
+    path = _require(Path(Layout(results).summary(model)), "summary", results)
     return json.loads(path.read_text())
 
 
@@ -149,20 +156,24 @@ def trace(
     from .traces import trace_frame
 
     layout = Layout(results)
-    meta = json.loads(_require(Path(layout.vector_meta(model, corpus)), "vectors").read_text())
+    meta = json.loads(
+        _require(Path(layout.vector_meta(model, corpus)), "vectors", results).read_text()
+    )
     layer = meta["analysis_layer"] if layer is None else layer
     if layer not in meta["layers"]:
         raise ValueError(
             f"layer {layer} of {model!r} was not computed; available: {meta['layers']}"
         )
-    vector_file = _require(Path(layout.vectors(model, corpus)), "vectors")
+    vector_file = _require(Path(layout.vectors(model, corpus)), "vectors", results)
     if emotions is not None:
         known = set(read_vector_matrix(vector_file, layer)[0])
         unknown = [e for e in emotions if e not in known]
         if unknown:
             raise ValueError(f"no vectors for {unknown} in {vector_file}")
     vectors = trace_vectors(str(vector_file), layer, emotions)
-    neutral = _require(Path(layout.neutral_activations(model, corpus)), "neutral activations")
+    neutral = _require(
+        Path(layout.neutral_activations(model, corpus)), "neutral activations", results
+    )
     reference = neutral_reference(str(neutral), layer)
     if sink_ratio is None:
         sink_ratio = meta["pooling"].get("sink_ratio")

@@ -8,6 +8,7 @@ so the Snakefile can print a single line and stop before any job runs.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -53,15 +54,27 @@ def emotion_from_slug(slug: str) -> str:
 
 
 def resolve_path(path: str | Path, workdir: Path | None = None) -> Path:
-    """A config path: absolute, else relative to the working directory if it exists there,
-    else relative to the repository root (so the shipped defaults work from any --directory)."""
+    """A config path: absolute, else relative to the working directory if it exists there
+    (and then left relative when that is the current directory), else under the repository
+    root (so the shipped defaults work from any --directory)."""
     p = Path(path).expanduser()
     if p.is_absolute():
         return p
     base = Path.cwd() if workdir is None else Path(workdir)
     if (base / p).exists():
-        return base / p
-    return REPO_ROOT / p
+        # Relative to the working directory stays relative: Snakemake records input paths
+        # and params as given, so a project folder that is copied or moved reruns nothing.
+        return p if base.resolve() == Path.cwd().resolve() else base / p
+    return _within_project(REPO_ROOT / p)
+
+
+def _within_project(path: Path) -> Path:
+    """A shipped file as seen from a working directory inside the repository (`.test/`):
+    relative (`../config/...`), so the whole project can move; absolute from elsewhere."""
+    cwd = Path.cwd().resolve()
+    if cwd == REPO_ROOT or REPO_ROOT in cwd.parents:
+        return Path(os.path.relpath(path, cwd))
+    return path
 
 
 class _StrictLoader(yaml.SafeLoader):

@@ -28,6 +28,8 @@ results/
   <model>/summary.json                           the model's headline numbers
   comparison/...                                 across models
   logs/...                                       one log per job
+  .seals/<output>.json                           what each job wrote: checksum, size, mtime
+                                                 (integrity.seal, checked on every parse)
 
 Every function takes plain strings, so Snakemake wildcards ("{model}") pass through.
 """

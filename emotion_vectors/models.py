@@ -26,7 +26,7 @@ from .config import ModelSpec
 
 log = logging.getLogger(__name__)
 
-CONVERSION_FORMAT = 1
+CONVERSION_FORMAT = 2  # 2: keyed on the GGUF file's SHA-256, not its path
 
 
 class ModelUnavailable(RuntimeError):
@@ -344,15 +344,45 @@ class LoadedModel:
     info: dict
 
 
+def gguf_digest(path: Path, declared: str | None = None) -> str:
+    """The SHA-256 of a GGUF file, which keys its conversion: the declared one (a `parts:`
+    model's, checked when the parts were joined), else hashed once per file location and
+    remembered in <cache>/converted/digests.json by path, size and mtime."""
+    if declared:
+        return declared.lower()
+    stat = path.stat()
+    seen = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    index = cache_root() / "converted" / "digests.json"
+    try:
+        known = json.loads(index.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = known if isinstance(known, dict) else {}
+    if isinstance(known.get(seen), str):
+        return known[seen]
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    # Newest last; a bounded index (a location that is gone costs one hash if it returns).
+    known.pop(seen, None)
+    known[seen] = digest.hexdigest()
+    known = dict(list(known.items())[-256:])
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(f".{index.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(known, indent=0))
+    os.replace(tmp, index)
+    return known[seen]
+
+
 def _conversion_dir(spec: ModelSpec, gguf_path: Path, dtype: str) -> Path:
+    """Keyed on the GGUF file's bytes, not where it lies: a second virtual environment or a
+    moved project reuses the conversion instead of writing another copy."""
     import transformers
 
-    stat = gguf_path.stat()
     key = json.dumps(
         [
-            str(gguf_path.resolve()),
-            stat.st_size,
-            stat.st_mtime_ns,
+            gguf_digest(gguf_path, spec.sha256),
             dtype,
             transformers.__version__,
             CONVERSION_FORMAT,

@@ -538,12 +538,17 @@ def render(messages: list[str]) -> str:
         "| a run killed at any point | nothing half-written is ever read: outputs are written to a"
         " temporary name and renamed; after `snakemake --unlock` the next run recomputes only the"
         " emotions that were not finished and gives bit-identical results |",
-        "| an activation file truncated after the run (a disk that filled up, a bad sync) |"
-        " `emotion-vectors: warning: results/<model>/templates/activations/<emotion>.parquet"
-        " is corrupt (... bytes where ... were published): removed, so it is recomputed`;"
-        " the run goes on and recomputes only that emotion, with bit-identical results; a dry"
-        " run (`-n`) prints the same warning with `left in place by this dry run; on a real run"
-        " removed, so it is recomputed` and changes nothing |",
+        "| an output damaged after the run (a disk that filled up, a bad sync, flipped bytes:"
+        " an activation file, the vectors, summary.json, any file a job wrote) |"
+        " `emotion-vectors: warning: results/<model>/templates/vectors/vectors.parquet is"
+        " corrupt (its SHA-256 differs from the one recorded when it was written): removed, so"
+        " its job runs again` (a shorter file: `... bytes where ... were written`), one line per"
+        " file, before any job runs; that job and what depends on it rerun, with byte-identical"
+        " results (a damaged activation file sends only its emotion through the model again); a"
+        " dry run (`-n`) prints the same warning with `left in place by this dry run; on a real"
+        " run removed, so its job runs again` and changes nothing. `load_vectors` and the other"
+        " readers refuse such a file: `results/.../vectors.parquet is corrupt (...); run the"
+        " workflow again (snakemake --cores 1): it removes the file and recomputes it` |",
         "",
     ]
     return "\n".join(lines)

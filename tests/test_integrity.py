@@ -13,14 +13,17 @@ import pytest
 from emotion_vectors import integrity
 from emotion_vectors.config import ConfigError, load_run_config
 from emotion_vectors.integrity import (
+    CorruptOutput,
     entry_problem,
-    heal_published,
-    published_records,
+    heal_sealed,
+    seal,
+    seal_path,
     sidecar,
     usable_entry,
+    verified,
     write_sidecar,
 )
-from emotion_vectors.store import link_or_copy, write_json_atomic, write_parquet_atomic
+from emotion_vectors.store import link_or_copy, write_parquet_atomic
 
 
 def _entry(folder, name="0123abcd.parquet", checksum=True):
@@ -82,89 +85,119 @@ def test_an_unreadable_sidecar_counts_as_none(tmp_path):
 
 
 def _published(tmp_path):
-    """A report beside two published files, as the extraction job writes it."""
-    cache = tmp_path / "cache"
-    folder = tmp_path / "templates"
+    """A results folder with two sealed outputs, hard links to cache entries as the
+    extraction job publishes them."""
+    root = tmp_path / "results"
+    cache = root / "m" / "cache"
     outputs = []
     for name in ("happy", "sad"):
         entry = _entry(cache, f"{name}-key.parquet")
-        outputs.append(folder / "activations" / f"{name}.parquet")
+        outputs.append(root / "m" / "templates" / "activations" / f"{name}.parquet")
         link_or_copy(entry, outputs[-1])
-    report = folder / "report.json"
-    write_json_atomic({"files": published_records(outputs, folder)}, report)
-    return report, outputs
+    seal(outputs, root)
+    return root, outputs
 
 
-def test_intact_published_files_are_not_hashed(tmp_path, monkeypatch):
-    report, outputs = _published(tmp_path)
-    assert sorted(json.loads(report.read_text())["files"]) == [
-        "activations/happy.parquet",
-        "activations/sad.parquet",
+def test_intact_sealed_outputs_are_not_hashed(tmp_path, monkeypatch):
+    root, outputs = _published(tmp_path)
+    seals = sorted(str(p.relative_to(root)) for p in (root / ".seals").rglob("*.json"))
+    assert seals == [
+        ".seals/m/templates/activations/happy.parquet.json",
+        ".seals/m/templates/activations/sad.parquet.json",
     ]
 
     def no_hashing(path):
         raise AssertionError(f"hashed {path}")
 
     monkeypatch.setattr(integrity, "file_sha256", no_hashing)
-    assert heal_published(report) == []
+    assert heal_sealed(root) == []
     assert all(p.exists() for p in outputs)
 
 
-def test_a_touched_but_intact_published_file_is_kept(tmp_path):
-    report, outputs = _published(tmp_path)
+def test_a_touched_but_intact_output_is_kept(tmp_path):
+    root, outputs = _published(tmp_path)
     stat = outputs[0].stat()
     os.utime(outputs[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert heal_published(report) == []
+    assert heal_sealed(root) == []
     assert outputs[0].exists()
+    assert verified(outputs[0], root) == outputs[0]
 
 
-def test_a_truncated_published_file_is_removed_with_one_warning(tmp_path):
-    report, outputs = _published(tmp_path)
-    entry = tmp_path / "cache" / "sad-key.parquet"
+def test_a_truncated_output_is_removed_with_one_warning(tmp_path):
+    root, outputs = _published(tmp_path)
+    entry = root / "m" / "cache" / "sad-key.parquet"
     linked = os.path.samefile(entry, outputs[1])
     _truncate(outputs[1])
-    warnings = heal_published(report)
-    assert len(warnings) == 1 and str(outputs[1]) in warnings[0]
+    warnings = heal_sealed(root)
+    assert len(warnings) == 1 and str(outputs[1]) in warnings[0], warnings
+    assert "bytes where" in warnings[0] and "its job runs again" in warnings[0]
     assert not outputs[1].exists() and outputs[0].exists()
+    assert not seal_path(outputs[1], root).exists()
     # Behind a hard link the cache entry is truncated too: the job's own check catches it.
     assert usable_entry(entry) is not linked
-    assert heal_published(report) == []  # a missing output is Snakemake's to notice
+    assert heal_sealed(root) == []  # a missing output is Snakemake's to notice
 
 
-def test_a_dry_run_reports_a_corrupt_file_and_changes_nothing(tmp_path):
-    report, outputs = _published(tmp_path)
+def test_a_dry_run_reports_a_corrupt_output_and_changes_nothing(tmp_path):
+    root, outputs = _published(tmp_path)
     _truncate(outputs[1])
     before = outputs[1].read_bytes()
-    warnings = heal_published(report, remove=False)
+    warnings = heal_sealed(root, remove=False)
     assert len(warnings) == 1 and str(outputs[1]) in warnings[0] and "dry run" in warnings[0]
     assert outputs[1].read_bytes() == before
-    report.write_text('{"files": {"activ')
-    assert "left in place by this dry run" in heal_published(report, remove=False)[0]
-    assert report.exists()
+    seal_path(outputs[0], root).write_text('{"sha256": "ab')
+    warnings = heal_sealed(root, remove=False)
+    assert len(warnings) == 2 and "unreadable" in warnings[0], warnings
+    assert outputs[0].exists() and seal_path(outputs[0], root).exists()
 
 
-def test_same_size_different_bytes_is_caught(tmp_path):
-    report, outputs = _published(tmp_path)
+def test_same_size_different_bytes_is_caught_on_parse_and_on_read(tmp_path):
+    root, outputs = _published(tmp_path)
     data = bytearray(outputs[0].read_bytes())
     data[100] ^= 0xFF
     outputs[0].unlink()  # break the hard link: the cache entry stays intact
     outputs[0].write_bytes(bytes(data))
-    warnings = heal_published(report)
+    with pytest.raises(CorruptOutput, match="SHA-256") as info:
+        verified(outputs[0], root)
+    assert str(outputs[0]) in str(info.value) and "snakemake" in str(info.value)
+    warnings = heal_sealed(root)
     assert len(warnings) == 1 and "SHA-256" in warnings[0]
     assert not outputs[0].exists()
 
 
-def test_an_unreadable_report_is_removed_and_an_old_one_ignored(tmp_path):
-    report, outputs = _published(tmp_path)
-    report.write_text('{"files": {"activ')
-    assert heal_published(report) == [
-        f"{report} is unreadable: removed, so its extraction job runs again"
-    ]
-    assert not report.exists()
-    assert heal_published(report) == []
-    write_json_atomic({"computed": []}, report)  # from before checksums: nothing to compare
-    _truncate(outputs[0])
-    assert heal_published(report) == []
+def test_a_reader_hashes_in_full_even_when_size_and_mtime_match(tmp_path):
+    """A flip that kept size and mtime escapes the cheap check at parse time, not a reader."""
+    root, outputs = _published(tmp_path)
+    stat = outputs[1].stat()
+    data = bytearray(outputs[1].read_bytes())
+    data[-50] ^= 0x01
+    outputs[1].unlink()
+    outputs[1].write_bytes(bytes(data))
+    os.utime(outputs[1], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert heal_sealed(root) == []
+    with pytest.raises(CorruptOutput):
+        verified(outputs[1], root)
+
+
+def test_an_unreadable_seal_removes_its_output_and_a_stale_seal_goes(tmp_path):
+    root, outputs = _published(tmp_path)
+    seal_path(outputs[0], root).write_text('{"sha256": "ab')
+    warnings = heal_sealed(root)
+    assert len(warnings) == 1 and "unreadable" in warnings[0] and str(outputs[0]) in warnings[0]
+    assert not outputs[0].exists() and not seal_path(outputs[0], root).exists()
+    outputs[1].unlink()  # deleted by hand: Snakemake reruns its job; the seal is stale
+    assert heal_sealed(root) == [] and not seal_path(outputs[1], root).exists()
+    # Files without a seal (from before seals, or not the workflow's) are left alone.
+    (root / "notes.txt").write_text("mine")
+    assert heal_sealed(root) == [] and verified(root / "notes.txt", root)
+
+
+def test_files_outside_the_results_folder_are_not_sealed(tmp_path):
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("x")
+    assert seal_path(outside, tmp_path / "results") is None
+    seal([outside], tmp_path / "results")
+    assert not (tmp_path / "results").exists()
 
 
 def test_relinking_leaves_no_temporary_link_behind(tmp_path):

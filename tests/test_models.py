@@ -53,3 +53,41 @@ def test_embedded_model_loads_offline(smollm2):
     assert smollm2.info["architecture"] == "LlamaForCausalLM"
     assert smollm2.dtype == "float32" and smollm2.device == "cpu"
     assert smollm2.tokenizer.chat_template
+
+
+def test_the_conversion_cache_is_keyed_on_the_gguf_bytes_not_its_location(tmp_path, monkeypatch):
+    """A second virtual environment (or a moved project) holds the same GGUF at another
+    path: it must find the first one's conversion, not write another ~500 MB copy. A file
+    with other bytes gets another key; the digest is computed once per location."""
+    import json
+    import os
+    import shutil
+    from pathlib import Path
+
+    from emotion_vectors import models
+
+    monkeypatch.setenv("EMOTION_VECTORS_CACHE", str(tmp_path / "cache"))
+    spec = read_models(ROOT / "config" / "models.yaml")["smollm2-135m-instruct"]
+    where = locate_weights(spec)
+    original = Path(where.folder) / where.gguf_file
+    elsewhere = tmp_path / "venv2" / original.name
+    elsewhere.parent.mkdir()
+    shutil.copy(original, elsewhere)
+    first = models._conversion_dir(spec, original, "float32")
+    assert models._conversion_dir(spec, elsewhere, "float32") == first
+    assert models._conversion_dir(spec, elsewhere, "bfloat16") != first
+
+    index = json.loads((tmp_path / "cache" / "converted" / "digests.json").read_text())
+    assert len(index) == 2 and len(set(index.values())) == 1  # one digest, two locations
+    digest = models.gguf_digest(elsewhere)
+
+    # Other bytes at the same location: a new mtime (as any write gives) means a new hash
+    # and another conversion key; the remembered digest is only used for the same
+    # (path, size, mtime).
+    stat = os.stat(elsewhere)
+    with open(elsewhere, "r+b") as fh:
+        fh.seek(1000)
+        fh.write(b"\x00\x01\x02\x03")
+    os.utime(elsewhere, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert models.gguf_digest(elsewhere) != digest
+    assert models._conversion_dir(spec, elsewhere, "float32") != first

@@ -30,6 +30,15 @@ def _config(workdir, emotions):
     return str(path)
 
 
+def _light_config(path: Path) -> Path:
+    """Four emotions and the model-free geometry: a whole run (vectors, analyses, summary,
+    comparison) in under a minute."""
+    emotions = ["happy", "sad", "calm", "afraid"]
+    settings = {"emotions": emotions, "layers": LAYERS, "dtype": "float32"}
+    path.write_text(yaml.safe_dump({**settings, "analyses": ["geometry"]}))
+    return path
+
+
 def _activation_folder(workdir) -> Path:
     return Path(Layout(workdir / "results").activations(MODEL, "happy")).parent
 
@@ -218,3 +227,70 @@ def test_a_truncated_activation_file_is_recomputed_alone(incremental, tmp_path):
     again = run_snakemake(work, "vectors", "--configfile", _config(work, emotions))
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "emotion-vectors: warning" not in again.stderr
+
+
+def test_damaged_vectors_and_summary_are_noticed_and_rebuilt_byte_identical(tmp_path):
+    """Sixteen flipped bytes in vectors.parquet (size kept) and a summary.json cut short, on
+    a finished run: the public reader refuses the vectors, naming the file; a dry run names
+    both and changes nothing; the next plain run removes both before any job, reruns what
+    writes them, and every output comes back byte for byte."""
+    cfg = _light_config(tmp_path / "light.yaml")
+    run_snakemake(tmp_path, "--configfile", str(cfg))
+    layout = Layout(tmp_path / "results")
+    vectors, summary = Path(layout.vectors(MODEL)), Path(layout.summary(MODEL))
+    watched = [vectors, summary, Path(layout.comparison("summary.csv"))]
+    watched += sorted(Path(layout.output("geometry", "json", MODEL)).parent.glob("*.*"))
+    before = {p: p.read_bytes() for p in watched}
+
+    data = bytearray(vectors.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0x5A for b in data[middle : middle + 16])
+    vectors.write_bytes(bytes(data))
+    summary.write_bytes(before[summary][: len(before[summary]) // 3])
+
+    with pytest.raises(OSError, match=r"vectors\.parquet is corrupt") as info:
+        load_vectors(MODEL, results=tmp_path / "results")
+    assert "SHA-256" in str(info.value)
+
+    dry = run_snakemake(tmp_path, "-n", "--configfile", str(cfg))
+    assert dry.stderr.count("left in place by this dry run") == 2, dry.stderr
+    assert vectors.read_bytes() == bytes(data)
+
+    proc = run_snakemake(tmp_path, "--configfile", str(cfg))
+    warnings = [line for line in proc.stderr.splitlines() if "emotion-vectors: warning" in line]
+    assert len(warnings) == 2, proc.stderr
+    assert any("vectors/vectors.parquet is corrupt" in w for w in warnings)
+    assert any("summary.json is corrupt" in w and "bytes where" in w for w in warnings)
+    assert "rule extract_activations" not in proc.stdout + proc.stderr
+    for path, content in before.items():
+        assert path.read_bytes() == content, path
+    again = run_snakemake(tmp_path, "--configfile", str(cfg))
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "emotion-vectors: warning" not in again.stderr
+
+
+def test_a_copied_project_folder_reruns_nothing(tmp_path):
+    """A clone with its results, copied (or moved) elsewhere: Snakemake finds every output
+    up to date, because nothing it records (input paths, params) and nothing the results
+    hold names the old folder."""
+    import shutil
+    import sys
+
+    from .conftest import ROOT
+
+    skip = shutil.ignore_patterns(".venv", "results", ".snakemake", "*.egg-info", "__pycache__")
+    first = tmp_path / "first" / "project"
+    shutil.copytree(ROOT, first, ignore=skip, symlinks=True)
+    _light_config(first / "light.yaml")
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "light.yaml"]
+    subprocess.run(command, cwd=first, check=True, capture_output=True, timeout=1200)
+    moved = tmp_path / "second" / "elsewhere"
+    moved.parent.mkdir()
+    subprocess.run(["cp", "-a", str(first), str(moved)], check=True)  # keeps the mtimes
+    planned = subprocess.run(
+        [*command, "-n"], cwd=moved, check=True, capture_output=True, text=True, timeout=600
+    )
+    assert "Nothing to be done" in planned.stdout + planned.stderr, planned.stdout
+    for path in (moved / "results").rglob("*"):
+        if path.is_file() and "logs" not in path.parts:
+            assert str(first).encode() not in path.read_bytes(), path

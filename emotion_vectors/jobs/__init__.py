@@ -2,8 +2,9 @@
 (corpus, extraction, vectors, geometry, model_analyses and its experiments lens, steering,
 steering_controls; generalisation, uncertainty, export, report). Every script in
 workflow/scripts/ only unpacks the `snakemake` object and calls one function here, inside
-`logging_to(log)`. The maths these jobs apply lives in the stage modules one level up
-(vectors.py, geometry.py, ...), their figures and HTML in render/.
+`workflow_job(snakemake)` (its log, and a seal on its outputs). The maths these jobs apply
+lives in the stage modules one level up (vectors.py, geometry.py, ...), their figures and
+HTML in render/.
 """
 
 from __future__ import annotations
@@ -56,6 +57,19 @@ def logging_to(path: str | Path | None) -> Iterator[None]:
         finally:
             root.removeHandler(handler)
             sys.stderr = old
+
+
+@contextlib.contextmanager
+def workflow_job(smk) -> Iterator[None]:
+    """The body of a workflow script: logged to the rule's log (`logging_to`) and, when it
+    succeeds, every output sealed (integrity.seal), so that a later run notices an output
+    whose bytes changed and reruns this job before anything reads it."""
+    from ..integrity import seal
+    from ..layout import Layout
+
+    with logging_to(smk.log[0]):
+        yield
+        seal(list(smk.output), Layout().root)
 
 
 def job_name(log_path: str | Path) -> str:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from ..architecture import adds_bos
 from ..config import ModelSpec, emotion_from_slug
-from ..integrity import published_records, usable_entry, write_sidecar
+from ..integrity import usable_entry, write_sidecar
 from ..models import load_for_job, model_fingerprint
 from ..pooling import Pooling
 from ..progress import progress
@@ -152,10 +152,6 @@ def extract_activations(
     for g in plan.groups:
         link_or_copy(plan.cache_dir / f"{g.key}.parquet", g.output)
     _write_word_embeddings(plan.word_keys, plan.words_dir, words_output)
-    # What was published, byte for byte: the workflow compares it when it is parsed
-    # (integrity.heal_published), since Snakemake would not notice a truncated output.
-    published = [g.output for g in plan.groups] + [words_output]
-    stats["files"] = published_records(published, Path(report).parent)
     stats["sinks"] = _sink_totals(plan.groups, plan.cache_dir, pool)
     stats["seconds"] = round(time.perf_counter() - started, 3)
     log.info(

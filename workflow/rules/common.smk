@@ -11,7 +11,7 @@ from emotion_vectors.config import (
     locate_key,
     read_yaml,
 )
-from emotion_vectors.integrity import heal_published
+from emotion_vectors.integrity import heal_sealed
 from emotion_vectors.layout import Layout
 from emotion_vectors.pooling import sink_rule
 from emotion_vectors.resources import SIZING_KEYS, job_resources
@@ -52,24 +52,22 @@ LAYOUT = Layout(RESULTS)
 # The corpora of this run (config `corpora`), side by side under results/<model>/<corpus>/.
 CORPORA = RUN.corpora
 
-# Snakemake sees only existence and mtimes, so a truncated activation file (a disk that
-# filled up, a bad sync) would fail every later run in the vectors job. Remove any published
-# file whose bytes no longer match the extraction report's record: its extraction job then
-# reruns and recomputes just that group. Cheap when nothing changed (size and mtime are
-# compared first). Only in the main process: a cluster job re-parses this file while other
-# jobs may be publishing. A dry run (-n) changes nothing: it only reports them.
-# Snakemake sets its dry-run flag only after the workflow is parsed; read the command line.
+# Snakemake sees only existence and mtimes, so a damaged output (a disk that filled up, a
+# bad sync, a flipped byte) would be read by every later job. Every job seals its outputs
+# when it succeeds (integrity.seal); here every sealed output whose bytes no longer match is
+# removed, before any job runs, so Snakemake reruns the job that writes it. Cheap when
+# nothing changed (size and mtime are compared first). Only in the main process: a cluster
+# job re-parses this file while other jobs may be sealing. A dry run (-n) changes nothing:
+# it only reports them. Snakemake sets its dry-run flag only after the workflow is parsed;
+# read the command line.
 DRY_RUN = workflow.dryrun or any(
     arg in ("--dry-run", "--dryrun")
     or (arg[:1] == "-" and arg[1:2] != "-" and arg[1:].isalpha() and "n" in arg[1:])
     for arg in sys.argv[1:]
 )
 if workflow.is_main_process:
-    for model in RUN.models:
-        for corpus in CORPORA:
-            published = LAYOUT.extraction_report(model, corpus)
-            for warning in heal_published(published, remove=not DRY_RUN):
-                print(f"emotion-vectors: warning: {warning}", file=sys.stderr)
+    for warning in heal_sealed(RESULTS, remove=not DRY_RUN):
+        print(f"emotion-vectors: warning: {warning}", file=sys.stderr)
 
 
 wildcard_constraints:
@@ -178,7 +176,7 @@ def extraction_targets(model, corpus):
     """What an extraction job publishes. Targets, so that a missing one reruns its job:
     Snakemake 9 takes a missing intermediate file whose consumers are up to date for one
     removed on purpose (like a temp file), so deleting an activation file, by hand or by
-    heal_published above, would otherwise recompute nothing."""
+    heal_sealed above, would otherwise recompute nothing."""
     return [LAYOUT.activations(model, e, corpus) for e in RUN.emotions] + [
         LAYOUT.neutral_activations(model, corpus),
         LAYOUT.word_embeddings(model, corpus),

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.vectors import compute_vectors
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     compute_vectors(
         model=snakemake.wildcards.model,
         analysis_layer=snakemake.params.analysis_layer,

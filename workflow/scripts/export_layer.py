@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.export import export_layer
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     export_layer(
         {**snakemake.wildcards, "source": snakemake.params.source},
         dict(snakemake.input.items()),

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.extraction import extract_activations
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     extract_activations(
         model=snakemake.params.model,
         layers=snakemake.params.layers,

@@ -1,8 +1,8 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.geometry import geometry_across_models
 from emotion_vectors.render.geometry import plot_geometry_across_models
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     models = snakemake.params.models
     geometry_across_models(
         layers=snakemake.params.layers,

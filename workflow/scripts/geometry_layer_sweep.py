@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.geometry import geometry_layer_sweep
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     geometry_layer_sweep(
         vector_file=snakemake.input.vectors,
         layers=snakemake.params.layers,

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.render.geometry import plot_layer_sweep_comparison
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     plot_layer_sweep_comparison(
         sweeps=dict(zip(snakemake.params.models, snakemake.input.sweeps, strict=True)),
         num_layers=snakemake.params.num_layers,

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.render.geometry import plot_pca
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     plot_pca(
         snakemake.input.pca,
         snakemake.input.summary,

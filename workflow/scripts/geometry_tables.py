@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.geometry import geometry_tables
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     geometry_tables(
         model=snakemake.wildcards.model,
         corpus=snakemake.wildcards.corpus,

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.model_analyses import run_model_analyses
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     run_model_analyses(
         model=snakemake.params.model,
         corpus=snakemake.wildcards.corpus,

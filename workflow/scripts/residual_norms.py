@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.extraction import residual_norms
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     residual_norms(
         model=snakemake.params.model,
         pooling=snakemake.params.pooling,

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.generalisation import scenario_activations
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     scenario_activations(
         model=snakemake.params.model,
         layers=snakemake.params.layers,

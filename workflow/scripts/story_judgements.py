@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.story_checks import judge_stories
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     judge_stories(
         model=snakemake.params.model,
         story_files=list(snakemake.input.stories),

@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.traces import trace_texts
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     trace_texts(
         model=snakemake.params.model,
         corpus=snakemake.wildcards.corpus,

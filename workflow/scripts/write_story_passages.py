@@ -1,8 +1,8 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.stories import write_story_passages
 from emotion_vectors.stories import writer_settings
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     write_story_passages(
         writer=snakemake.params.writer,
         settings=writer_settings(

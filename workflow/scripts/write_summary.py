@@ -1,7 +1,7 @@
-from emotion_vectors.jobs import logging_to
+from emotion_vectors.jobs import workflow_job
 from emotion_vectors.jobs.report import write_summary
 
-with logging_to(snakemake.log[0]):
+with workflow_job(snakemake):
     corpora, names = snakemake.params.corpora, snakemake.params.analyses
     given = dict(snakemake.input.items())
     write_summary(
