@@ -23,6 +23,7 @@ from typing import Any
 
 from .architecture import architecture
 from .config import ModelSpec
+from .integrity import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -360,13 +361,9 @@ def gguf_digest(path: Path, declared: str | None = None) -> str:
     known = known if isinstance(known, dict) else {}
     if isinstance(known.get(seen), str):
         return known[seen]
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
     # Newest last; a bounded index (a location that is gone costs one hash if it returns).
     known.pop(seen, None)
-    known[seen] = digest.hexdigest()
+    known[seen] = file_sha256(path)
     known = dict(list(known.items())[-256:])
     index.parent.mkdir(parents=True, exist_ok=True)
     tmp = index.with_name(f".{index.name}.{os.getpid()}")
