@@ -5,8 +5,30 @@
 #   ./bootstrap.sh run [snakemake args...]   the default study: snakemake --cores all
 #   ./bootstrap.sh test [pytest args...]     the test suite
 #   ./bootstrap.sh bench [--quick]           the benchmarks; writes bench/RESULTS.md
+#   ./bootstrap.sh help                      the commands (installs nothing)
 set -euo pipefail
 cd "$(dirname "$0")"
+
+usage() {
+  cat <<'USAGE'
+usage: ./bootstrap.sh COMMAND [args...]   (sets up .venv/ first when needed)
+
+  run [snakemake args...]   the default study: snakemake --cores all (CORES=N for fewer)
+  test [pytest args...]     the test suite
+  bench [--quick]           the benchmarks; writes bench/RESULTS.md
+  install                   only set up .venv/ (WITH_LLAMA_CPP=1, WITH_INTEROP=1 and
+                            MODEL_EXTRAS="qwen-0.5b qwen-1.5b" add the optional parts)
+  help                      this text
+
+After install, `.venv/bin/emotion-vectors --help` reads a finished run from the command line.
+USAGE
+}
+# Answered before anything is installed.
+case "${1:-run}" in
+  run | test | bench | install) ;;
+  help | -h | --help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
 
 python=${PYTHON:-}
 if [ -z "$python" ]; then
@@ -98,5 +120,4 @@ case "$command" in
   test) exec python -m pytest "$@" ;;
   bench) exec python bench/run.py "$@" ;;
   install) ;;
-  *) echo "usage: ./bootstrap.sh run|test|bench|install [args...]" >&2; exit 2 ;;
 esac

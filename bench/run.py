@@ -29,8 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from emotion_vectors.config import load_run_config, read_emotion_list, read_models  # noqa: E402
+from emotion_vectors.config import read_emotion_list, read_models  # noqa: E402
 from emotion_vectors.layout import Layout  # noqa: E402
+from emotion_vectors.run_config import load_run_config  # noqa: E402
 from emotion_vectors.workflow_run import run_snakemake  # noqa: E402
 
 MODEL = "smollm2-135m-instruct"
@@ -115,7 +116,7 @@ def bench_extraction(emotions: list[str]) -> dict:
 
     run = load_run_config({"emotions": emotions})
     spec = run.models[MODEL]
-    extraction = run.settings["extraction"]
+    extraction = run.sections["extraction"]
     tmp = Path(tempfile.mkdtemp(prefix="bench-extract-", dir=WORK))
     files = []
     texts: list[str] = []
@@ -270,7 +271,10 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 import pyarrow as pa
 from dataclasses import asdict
-from emotion_vectors.config import load_run_config
+try:  # the run's configuration moved out of config.py (a commit compared may predate it)
+    from emotion_vectors.run_config import load_run_config
+except ImportError:
+    from emotion_vectors.config import load_run_config
 from emotion_vectors.corpus import neutral_passages, template_passages
 from emotion_vectors.jobs.extraction import extract_activations
 from emotion_vectors.layout import Layout

@@ -348,7 +348,7 @@ def centring(workdir: Path, model: str, variance: float = 0.5) -> dict:
     component), how far each moves, and PC1-valence r under both; and, for the paper's
     centring, how far the seed's 30 vectors move when any one other emotion is added."""
     from emotion_vectors.geometry import valence_axis_r
-    from emotion_vectors.norms import read_vader_lexicon
+    from emotion_vectors.human_norms import read_vader_lexicon
     from emotion_vectors.vectors import cosine_matrix, neutral_subspace, project_out
 
     layer = json.loads(Path(Layout(workdir / "results").vector_meta(model)).read_text())[

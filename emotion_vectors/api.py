@@ -10,15 +10,7 @@ import pyarrow.parquet as pq
 
 from .integrity import verified
 from .layout import DEFAULT_CORPUS, Layout
-from .store import read_activation_matrix, read_metadata, read_vector_matrix
-
-
-def _frame(matrix, index: list[str], index_name: str, attrs: dict) -> pd.DataFrame:
-    """One row per item, one float32 column per hidden dimension (d0, d1, ...)."""
-    columns = [f"d{i}" for i in range(matrix.shape[1])]
-    df = pd.DataFrame(matrix, index=pd.Index(index, name=index_name), columns=columns)
-    df.attrs.update(attrs)
-    return df
+from .store import labelled_frame, read_activation_matrix, read_metadata, read_vector_matrix
 
 
 def _require(path: Path, what: str, results: str | Path) -> Path:
@@ -61,7 +53,7 @@ def load_vectors(
     if norms.exists():
         norm_of = json.loads(verified(norms, results).read_text())["mean_norm"]
         about["residual_norm"] = norm_of.get(str(layer))
-    return _frame(matrix, emotions, "emotion", about)
+    return labelled_frame(matrix, emotions, "emotion", about)
 
 
 def load_activations(
@@ -84,7 +76,7 @@ def load_activations(
         k: v for k, v in read_metadata(path).items() if k in ("dtype", "device", "pooling")
     }
     about = {"layer": layer, "model": model, "emotion": emotion, "corpus": corpus}
-    return _frame(matrix, ids, "passage_id", {**about, **provenance})
+    return labelled_frame(matrix, ids, "passage_id", {**about, **provenance})
 
 
 def load_passages(
@@ -152,8 +144,7 @@ def trace(
     `models_file` (default: ./config/models.yaml, else the repository's). Sinks are flagged
     in `sink`, not dropped, by the rule and ratio the run's vectors were pooled with
     (`sink_ratio` overrides the ratio)."""
-    from .jobs.traces import neutral_reference, trace_vectors
-    from .traces import trace_frame
+    from .traces import neutral_reference, trace_frame, trace_vectors
 
     layout = Layout(results)
     meta = json.loads(

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .config import ConfigError, read_yaml
+from .config import ConfigError, read_yaml, resolve_dataset
 
 if TYPE_CHECKING:
     import numpy as np
@@ -228,14 +228,12 @@ def _dataset_items(data: Mapping, label: str, workdir: Path | None) -> tuple[lis
     """Items of a pinned dataset of A/B questions (a JSON list or JSON lines, each with a
     `question` and the two answer fields): those with exactly two choices, optionally a
     seeded sample of `count` of them, in the file's order."""
-    from .config import _resolve_dataset
-
     entry = data["data"]
     if not isinstance(entry, dict) or set(entry) != {"path", "sha256"}:
         raise ConfigError(label, "data", "expected {path, sha256}")
     if not re.fullmatch(r"[0-9a-fA-F]{64}", str(entry["sha256"])):
         raise ConfigError(label, "data.sha256", "expected 64 hexadecimal digits")
-    resolved = _resolve_dataset(entry, "data", label, workdir)
+    resolved = resolve_dataset(entry, "data", label, workdir)
     field = data.get("behaviour_answer")
     if field not in ANSWER_FIELDS:
         raise ConfigError(label, "behaviour_answer", f"expected one of {list(ANSWER_FIELDS)}")

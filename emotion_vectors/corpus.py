@@ -4,10 +4,11 @@ model, so they are written once and shared by every model of a sweep."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
-from .config import EMOTION_SLOT
+from .config import EMOTION_SLOT, read_yaml
 
 
 def render(template: str, emotion: str) -> str:
@@ -53,3 +54,15 @@ def neutral_passages(texts: Sequence[str]) -> pd.DataFrame:
             "text": list(texts),
         }
     )
+
+
+def scenario_passages(path: str | Path) -> pd.DataFrame:
+    """emotion, passage_id, text of every scenario passage, in file order (the config check
+    has already refused any passage that names an emotion of the run)."""
+    table = read_yaml(Path(path))["scenarios"]
+    rows = [
+        {"emotion": e, "passage_id": f"{e.replace(' ', '_')}-{i + 1}", "text": t.strip()}
+        for e, texts in table.items()
+        for i, t in enumerate(texts)
+    ]
+    return pd.DataFrame(rows)

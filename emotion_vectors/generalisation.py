@@ -145,7 +145,7 @@ def held_out_layer(ranks_by_layer: Mapping[int, np.ndarray], halves: np.ndarray)
 def valence_pc1(emotions: Sequence[str], vectors: np.ndarray, valence: Mapping[str, float]) -> dict:
     """Pearson r between PC1 of the (centred) vectors and human valence, on the rated
     emotions; the PC's sign is arbitrary, so r is reported with PC1 oriented to positive."""
-    from .norms import norms_for
+    from .human_norms import norms_for
 
     x = np.asarray(vectors, dtype=np.float64)
     x = x - x.mean(axis=0)

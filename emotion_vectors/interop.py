@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .store import atomic_path
+from .store import atomic_path, labelled_frame
 
 if TYPE_CHECKING:
     import repeng
@@ -196,12 +196,10 @@ class SharedVectors:
         layer = self.analysis_layer if layer is None else layer
         if layer not in self.vectors:
             raise ValueError(f"no layer {layer}; the file has {sorted(self.vectors)}")
-        from .api import _frame  # the frame load_vectors builds, so both stay one shape
-
         about = {"layer": layer, "model": self.model, "corpus": self.corpus}
         about |= {"denoised": self.denoised, "analysis_layer": self.analysis_layer}
         about["residual_norm"] = self.residual_norms.get(layer)
-        return _frame(self.vectors[layer], self.emotions, "emotion", about)
+        return labelled_frame(self.vectors[layer], self.emotions, "emotion", about)
 
 
 def _tensor_name(layer: int) -> str:

@@ -27,7 +27,10 @@ from .integrity import file_sha256
 
 log = logging.getLogger(__name__)
 
-CONVERSION_FORMAT = 2  # 2: keyed on the GGUF file's SHA-256, not its path
+# 2: keyed on the GGUF file's SHA-256, not its path; 3: every file's SHA-256 recorded in
+# checksums.json and checked on each load.
+CONVERSION_FORMAT = 3
+CONVERSION_CHECKSUMS = "checksums.json"
 
 
 class ModelUnavailable(RuntimeError):
@@ -401,10 +404,32 @@ def _save_conversion(model: Any, tokenizer: Any, target: Path) -> None:
         model.hf_quantizer = None
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        files = sorted(p for p in tmp.iterdir() if p.is_file())
+        sums = {p.name: file_sha256(p) for p in files}
+        (tmp / CONVERSION_CHECKSUMS).write_text(json.dumps(sums, indent=1, sort_keys=True))
         os.replace(tmp, target)
     except Exception as err:  # the cache is an optimisation: never fail the run for it
         log.warning("could not cache the converted model in %s: %s", target, err)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def conversion_problem(folder: Path) -> str | None:
+    """Why a converted model folder cannot be trusted, or None: every file its checksums
+    name must be there with those bytes (the weights are read in full on every load, so
+    hashing them on the way costs one more pass, a second or two for a 1.5B model)."""
+    try:
+        recorded = json.loads((folder / CONVERSION_CHECKSUMS).read_text())
+    except (OSError, ValueError):
+        return f"no readable {CONVERSION_CHECKSUMS}"
+    if not isinstance(recorded, dict) or not any(n.endswith(".safetensors") for n in recorded):
+        return f"{CONVERSION_CHECKSUMS} names no weights"
+    for name, digest in sorted(recorded.items()):
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if file_sha256(path) != digest:
+            return f"{name} does not have the SHA-256 recorded when it was written"
+    return None
 
 
 def _hub_error(spec: ModelSpec, err: Exception) -> ModelUnavailable:
@@ -446,7 +471,11 @@ def _load_local_gguf(spec: ModelSpec, where: WeightsLocation, dtype: str, common
 
     gguf_path = Path(where.folder) / where.gguf_file
     conv = _conversion_dir(spec, gguf_path, dtype)
-    if (conv / "config.json").exists():
+    problem = conversion_problem(conv) if conv.exists() else "absent"
+    if problem not in (None, "absent"):
+        log.warning("the converted model in %s is damaged (%s): converting again", conv, problem)
+        shutil.rmtree(conv, ignore_errors=True)
+    if problem is None:
         model = AutoModelForCausalLM.from_pretrained(
             conv, dtype=torch_dtype(dtype), local_files_only=True, **common
         )

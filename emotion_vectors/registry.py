@@ -8,7 +8,8 @@ An analysis is one of two kinds:
 
 - a *model experiment* (`experiment: true`) needs the model itself. All of them run in one
   `model_analyses` job per (model, corpus), over one model load, in registry order; its
-  function is `emotion_vectors.jobs.<name>:run(job, settings, outputs)`
+  function is `emotion_vectors.jobs.<name>:run(job, settings, outputs)`, which the jobs
+  package imports by name (`jobs.analysis_function`)
   (jobs/model_analyses.py describes `job`).
 - a *light analysis* reads stored vectors or activations; its rules live in
   workflow/rules/<name>.smk and take their outputs from the registry.
@@ -20,8 +21,7 @@ With `headline: true`, `emotion_vectors.jobs.<name>:headline(data)` turns the an
 from __future__ import annotations
 
 import functools
-import importlib
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .config import REPO_ROOT, ConfigError, read_yaml, validate_schema
@@ -60,11 +60,6 @@ class Analysis:
 
     def targets(self) -> list[str]:
         return [key for key, out in self.outputs.items() if out.target]
-
-    def function(self, kind: str) -> Callable:
-        """The analysis's `run` or `headline` function in emotion_vectors.jobs.<name>,
-        imported on first use (the Snakefile reads the registry without torch or pandas)."""
-        return getattr(importlib.import_module(f"emotion_vectors.jobs.{self.name}"), kind)
 
 
 def _output(entry: str | Mapping) -> Output:
@@ -129,6 +124,26 @@ def select(requested: str | Sequence[str], label: str) -> list[str]:
                 chosen.add(current)
                 pending.extend(known[current].needs)
     return [name for name in known if name in chosen]
+
+
+def rule_files() -> list[str]:
+    """`rules/<name>.smk` (relative to workflow/) of every light analysis, in registry order:
+    the rule files workflow/Snakefile includes, so registering an analysis is what brings
+    its rules in. A missing file is a `ConfigError` naming the analysis and the file."""
+    found = []
+    for a in _registry():
+        if a.experiment:
+            continue
+        path = REPO_ROOT / "workflow" / "rules" / f"{a.name}.smk"
+        if not path.exists():
+            problem = (
+                f"the analysis {a.name!r} does not run inside model_analyses (no "
+                f"`experiment: true`), so its rules belong in workflow/rules/{a.name}.smk, "
+                "which does not exist"
+            )
+            raise ConfigError(REGISTRY_FILE.relative_to(REPO_ROOT), a.name, problem)
+        found.append(f"rules/{a.name}.smk")
+    return found
 
 
 def config_sections() -> list[str]:

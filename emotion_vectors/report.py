@@ -1,5 +1,5 @@
-"""Headline numbers: one summary.json per model, built from the headline JSON of every
-registered analysis (registry.py), and the cross-model comparison with the Llama-3.2-1B
+"""Headline numbers: what a verdict is decided at, how a measure is written, and the
+cross-model comparison with the Llama-3.2-1B
 seed reproduction as a reference row. Each of the seed's results gets a verdict, decided
 against its control: a number "holds" when it beats what a shuffled label, a random
 direction or another emotion's word forms give (thresholds fixed before looking at any
@@ -7,12 +7,8 @@ result, and stated on the comparison page)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
-
-from . import registry
 
 # The seed write-up (Llama-3.2-1B-Instruct, 30 emotions, layer 10 of 16, float32): PC1 36.2 %,
 # PC2 12.7 %, all five sanity pairs with the expected sign, the logit lens promoting the
@@ -38,80 +34,9 @@ ALPHA = 0.05
 MOST = 0.5
 
 
-def _read(path: str | Path | None) -> dict | None:
-    if path is None or not Path(path).exists():
-        return None
-    return json.loads(Path(path).read_text())
-
-
-def corpus_headline(analysis_files: Mapping[str, str | None]) -> dict[str, Any]:
-    """The headline numbers of one (model, corpus): every registered analysis's headline
-    function applied to its JSON (`analysis_files`: {analysis name: headline JSON}); the
-    verdicts they return are gathered under `holds`, and the control each verdict was decided
-    against (a sentence) under `decided_against`, with the same keys."""
-    out: dict[str, Any] = {"holds": {}, "decided_against": {}}
-    for analysis in registry.analyses():
-        data = _read(analysis_files.get(analysis.name))
-        if analysis.headline and data is not None and analysis.scope == "corpus":
-            entries = dict(analysis.function("headline")(data))
-            out["holds"].update(entries.pop("holds", {}))
-            out["decided_against"].update(entries.pop("decided_against", {}))
-            out.update(entries)
-    return out
-
-
 def below(p: float | None, alpha: float = ALPHA) -> bool | None:
     """A verdict from a p-value: True below alpha, None when not measured."""
     return None if p is None else bool(p < alpha)
-
-
-def build_summary(
-    model: str,
-    num_layers: int,
-    meta_files: Mapping[str, str],
-    analysis_files: Mapping[str, Mapping[str, str]],
-    model_files: Mapping[str, str],
-) -> dict:
-    """summary.json of one model: per corpus (`analysis_files`: {corpus: {analysis: JSON}})
-    its headline numbers, the default corpus also at the top level; the per-model analyses
-    (`model_files`: {analysis: JSON}) beside them."""
-    model_level: dict[str, Any] = {}
-    holds_by_corpus: dict[str, dict] = {}
-    against_by_corpus: dict[str, dict] = {}
-    for analysis in registry.analyses():
-        data = _read(model_files.get(analysis.name))
-        if analysis.headline and data is not None and analysis.scope == "model":
-            entries = dict(analysis.function("headline")(data))
-            for corpus, holds in entries.pop("holds_by_corpus", {}).items():
-                holds_by_corpus.setdefault(corpus, {}).update(holds)
-            for corpus, against in entries.pop("decided_against_by_corpus", {}).items():
-                against_by_corpus.setdefault(corpus, {}).update(against)
-            model_level.update(entries)
-    corpora = {}
-    for corpus, meta_file in meta_files.items():
-        meta = _read(meta_file) or {}
-        layer = meta.get("analysis_layer")
-        denoising = (meta.get("denoising") or {}).get(str(layer)) or {}
-        corpora[corpus] = {
-            "emotions": len(meta.get("emotions", [])),
-            "analysis_layer": layer,
-            "num_layers_stored": len(meta.get("layers", [])),
-            "neutral_components_removed": denoising.get("components"),
-            "dtype": meta.get("dtype"),
-            "device": meta.get("device"),
-            **corpus_headline(analysis_files.get(corpus, {})),
-        }
-        corpora[corpus]["holds"].update(holds_by_corpus.get(corpus, {}))
-        corpora[corpus]["decided_against"].update(against_by_corpus.get(corpus, {}))
-    first = next(iter(corpora))
-    return {
-        "model": model,
-        "num_layers": num_layers,
-        "default_corpus": first,
-        **corpora[first],
-        "corpora": corpora,
-        **model_level,
-    }
 
 
 def fmt_measure(m: Any, digits: int = 2, percent: bool = False) -> str | None:

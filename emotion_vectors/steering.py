@@ -547,18 +547,20 @@ class SteeringSession:
     loaded: object
     prompt: list[int]
     prefix: PromptPrefix
-    norms: dict[int, float]
+    residual_norms: dict[int, float]  # the steering unit per layer
     batch_size: int
     baselines: dict[str, float] = field(default_factory=dict)
     memo: dict[tuple, float] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, loaded, settings: Mapping, norms: Mapping[int, float]) -> SteeringSession:
+    def open(
+        cls, loaded, settings: Mapping, residual_norms: Mapping[int, float]
+    ) -> SteeringSession:
         prompt = he_feels_prompt(
             loaded.tokenizer, loaded.spec.chat, settings["question"], settings["answer_prefix"]
         )
         prefix = prompt_prefix(loaded.model, prompt)
-        return cls(loaded, prompt, prefix, dict(norms), int(settings["batch_size"]))
+        return cls(loaded, prompt, prefix, dict(residual_norms), int(settings["batch_size"]))
 
     def baseline(self, words: Sequence[str]) -> dict[str, float]:
         """Unsteered log-probability of each word, the missing ones in one prompt pass."""
@@ -594,7 +596,7 @@ class SteeringSession:
                 self.prompt,
                 fresh,
                 vectors,
-                self.norms[run.layer],
+                self.residual_norms[run.layer],
                 baseline,
                 self.batch_size,
                 self.prefix,

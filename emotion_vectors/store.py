@@ -9,6 +9,7 @@ one row per emotion, two columns per layer (`raw_<L>`, `denoised_<L>`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -185,3 +187,26 @@ def read_vectors(path: str | Path, layer: int, denoised: bool = True) -> dict[st
     """{emotion: vector} of one layer of a vector file."""
     emotions, matrix = read_vector_matrix(path, layer, denoised)
     return dict(zip(emotions, matrix, strict=True))
+
+
+def labelled_frame(
+    matrix: np.ndarray, index: Sequence[str], index_name: str, attrs: Mapping
+) -> pd.DataFrame:
+    """One row per item, one float32 column per hidden dimension (d0, d1, ...), `attrs`
+    in `DataFrame.attrs`: the shape every public reader returns (api, interop)."""
+    columns = [f"d{i}" for i in range(matrix.shape[1])]
+    df = pd.DataFrame(matrix, index=pd.Index(index, name=index_name), columns=columns)
+    df.attrs.update(attrs)
+    return df
+
+
+def cache_key(payload: Mapping) -> str:
+    """Content address of one cache entry: the SHA-256 of everything that determines it."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def read_residual_norms(path: str | Path, key: str = "mean_norm") -> dict[int, float]:
+    """The steering unit per layer: the sink-free mean residual norm (residual_norms.json;
+    `key="mean_norm_with_sinks"`: the same with the attention sinks)."""
+    data = json.loads(Path(path).read_text())
+    return {int(k): float(v) for k, v in data[key].items()}

@@ -18,8 +18,6 @@ Three pieces, each testable on its own:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 import time
@@ -31,6 +29,7 @@ import pandas as pd
 
 from .progress import progress
 from .sampling import row_seed, sample_rows
+from .store import cache_key
 from .wording import find_forbidden, forbidden_pattern
 
 log = logging.getLogger("emotion_vectors")
@@ -231,11 +230,9 @@ def story_seed(seed: int, request: StoryRequest, attempt: int) -> int:
 
 
 def story_cache_key(writer: Mapping, emotion: str, settings: WriterSettings) -> str:
-    payload = json.dumps(
-        {"writer": dict(writer), "emotion": emotion, "settings": settings.fingerprint(emotion)},
-        sort_keys=True,
+    return cache_key(
+        {"writer": dict(writer), "emotion": emotion, "settings": settings.fingerprint(emotion)}
     )
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------- generation

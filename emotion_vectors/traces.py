@@ -20,6 +20,7 @@ import numpy as np
 from .architecture import adds_bos, architecture
 from .inputs import check_messages
 from .pooling import SINK_RATIO, sink_positions
+from .store import read_activation_matrix, read_vector_layers, read_vectors
 
 
 @dataclass(frozen=True)
@@ -186,3 +187,23 @@ def conversation_for_reply(messages: Sequence[Mapping]) -> list[dict] | None:
 
 
 # ---------------------------------------------------------------- the texts folder
+
+
+def neutral_reference(neutral_file: str, layer: int) -> np.ndarray:
+    """The mean of the neutral passages' pooled states at `layer`."""
+    _, matrix = read_activation_matrix(neutral_file, layer)
+    return np.asarray(matrix, dtype=np.float64).mean(axis=0)
+
+
+def trace_vectors(vector_file: str, layer: int, emotions: Sequence[str] | None) -> dict:
+    """The denoised vectors of `emotions` (None: all) at `layer`, which must be stored."""
+    stored = read_vector_layers(vector_file)
+    if layer not in stored:
+        raise ValueError(f"layer {layer} is not among the stored layers {stored} of {vector_file}")
+    vectors = read_vectors(vector_file, layer)
+    chosen = list(vectors) if emotions is None else [e for e in emotions if e in vectors]
+    if not chosen:
+        raise ValueError(
+            f"none of the emotions {list(emotions or [])} has a vector in {vector_file}"
+        )
+    return {e: vectors[e] for e in chosen}

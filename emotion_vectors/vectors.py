@@ -75,7 +75,7 @@ class LayerVectors:
     subspace: NeutralSubspace
 
 
-def emotion_vectors(
+def layer_vectors(
     activations: Mapping[str, np.ndarray], neutral: np.ndarray, variance: float
 ) -> LayerVectors:
     """The vectors of one layer, raw and denoised."""

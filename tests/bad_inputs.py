@@ -474,7 +474,8 @@ def materialise(case: Case, folder: Path) -> dict:
 
 def message(case: Case, folder: Path) -> str:
     """The line the user sees for this case, with the temporary folder taken out."""
-    from emotion_vectors.config import ConfigError, load_run_config
+    from emotion_vectors.config import ConfigError
+    from emotion_vectors.run_config import load_run_config
 
     config = materialise(case, folder)
     try:

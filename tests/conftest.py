@@ -23,3 +23,12 @@ def smollm2():
 
     spec = read_models(ROOT / "config" / "models.yaml")[MODEL]
     return load_model(spec, device="cpu", dtype="float32")
+
+
+@pytest.fixture(scope="session")
+def light_project(tmp_path_factory):
+    """A copy of the project extended as README "How to extend" says, and run on a light
+    config (tests/extend_guide.py): {project, touched, run}."""
+    from .extend_guide import build_light_project
+
+    return build_light_project(tmp_path_factory.mktemp("light-project"))

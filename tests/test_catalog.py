@@ -98,7 +98,7 @@ def test_every_rule_with_a_script_has_an_environment_of_its_own():
     # The rules that load a model get torch; the others do not need it.
     for name in ("extract_activations", "model_analyses", "trace_texts", "story_passages"):
         assert "torch" in env_packages(rules[name]["env"]), name
-    for name in ("emotion_vectors", "geometry_tables", "export_control_vectors", "summary"):
+    for name in ("compute_vectors", "geometry_tables", "export_control_vectors", "summary"):
         assert "torch" not in env_packages(rules[name]["env"]), name
     # And the README says which rules need which environment.
     readme = (ROOT / "README.md").read_text()
@@ -252,3 +252,16 @@ def test_config_errors_name_the_file_that_holds_the_key(tmp_path):
         f"emotion-vectors: configuration error: {bomb}: malformed YAML at line 1, column 4: "
         "YAML anchors are not accepted in config files; write the value out"
     ]
+
+
+def test_bootstrap_help_answers_before_installing_anything(tmp_path):
+    """`./bootstrap.sh --help` (or help, -h) prints the commands and creates no .venv/; an
+    unknown command prints them on stderr with status 2, also installing nothing."""
+    script = tmp_path / "bootstrap.sh"
+    script.write_text((ROOT / "bootstrap.sh").read_text())
+    for flag in ("--help", "help", "-h"):
+        done = subprocess.run(["bash", str(script), flag], capture_output=True, text=True)
+        assert done.returncode == 0 and "usage: ./bootstrap.sh COMMAND" in done.stdout
+    wrong = subprocess.run(["bash", str(script), "nope"], capture_output=True, text=True)
+    assert wrong.returncode == 2 and "usage: ./bootstrap.sh COMMAND" in wrong.stderr
+    assert not (tmp_path / ".venv").exists()

@@ -13,9 +13,9 @@ from emotion_vectors.config import (
     ConfigError,
     emotion_from_slug,
     emotion_slug,
-    load_run_config,
     read_models,
 )
+from emotion_vectors.run_config import load_run_config
 
 from .bad_inputs import CASES, DOC, materialise, message, table_cell
 from .conftest import ROOT
@@ -49,7 +49,7 @@ def test_empty_config_gets_schema_defaults():
     assert cfg["vectors"] == {"neutral_variance": 0.5}
     assert len(run.emotions) == 171
     # Every registered analysis's section is there, with its schema's defaults.
-    controls = run.settings["steering_controls"]
+    controls = run.sections["steering_controls"]
     assert {k: controls[k] for k in ("random_directions", "sweep_random_directions", "alpha",
                                      "seed", "other_emotions", "covariance_directions")} == {
         "random_directions": 50, "sweep_random_directions": 20, "alpha": 0.05, "seed": 0,
@@ -58,7 +58,7 @@ def test_empty_config_gets_schema_defaults():
     assert controls["off_template_emotions"][:3] == ["afraid", "angry", "anxious"]
     assert controls["frames"][0]["answer_prefix"] == "The mood in the room was"
     # Emotion-list files become the listed emotions of the run, in the file's order.
-    assert run.settings["steering"]["cross_emotions"][:3] == ["afraid", "angry", "anxious"]
+    assert run.sections["steering"]["cross_emotions"][:3] == ["afraid", "angry", "anxious"]
 
 
 def test_each_corpus_has_one_pooling_description():
@@ -66,7 +66,7 @@ def test_each_corpus_has_one_pooling_description():
     templates, stories = run.pooling("templates"), run.pooling("stories")
     assert templates.pool_from == "after_emotion" and templates.sink_ratio == 10
     assert stories.pool_from == "passage_start"
-    assert stories.pool_start == run.settings["stories"]["pool_start"]
+    assert stories.pool_start == run.sections["stories"]["pool_start"]
     assert templates.fingerprint() != stories.fingerprint()
 
 

@@ -4,8 +4,8 @@ import re
 
 import numpy as np
 
-from emotion_vectors.config import load_run_config
 from emotion_vectors.corpus import neutral_passages, render, template_passages
+from emotion_vectors.run_config import load_run_config
 
 
 def _run():

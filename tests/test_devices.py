@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from emotion_vectors.activations import extract
-from emotion_vectors.config import load_run_config, read_models
+from emotion_vectors.config import read_models
 from emotion_vectors.models import (
     ModelUnavailable,
     available_devices,
@@ -22,6 +22,7 @@ from emotion_vectors.models import (
     resolve_dtype,
 )
 from emotion_vectors.pooling import Pooling
+from emotion_vectors.run_config import load_run_config
 from emotion_vectors.store import activation_table
 
 from .conftest import MODEL, ROOT

@@ -136,7 +136,8 @@ def test_vader_scores_are_oriented_by_valence():
 
 
 def test_a_changed_dataset_stops_the_run_naming_its_checksum_key(tmp_path):
-    from emotion_vectors.config import ConfigError, load_run_config
+    from emotion_vectors.config import ConfigError
+    from emotion_vectors.run_config import load_run_config
 
     changed = tmp_path / "emobank.csv"
     text = (ROOT / "config" / "datasets" / "emobank.csv").read_text(encoding="utf-8")

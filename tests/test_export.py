@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import yaml
 
-from emotion_vectors.config import load_run_config
 from emotion_vectors.export import (
     ControlVectorError,
     layer_directions,
@@ -25,6 +24,7 @@ from emotion_vectors.export import (
 )
 from emotion_vectors.layout import Layout
 from emotion_vectors.models import resolve_dtype
+from emotion_vectors.run_config import load_run_config
 from emotion_vectors.store import read_vector_matrix
 
 from .conftest import MODEL, run_snakemake
@@ -263,7 +263,7 @@ def both(exported, smollm2):
 
     where = locate_weights(smollm2.spec)
     llama = LlamaCpp(f"{where.folder}/{where.gguf_file}")
-    settings = load_run_config({"emotions": EMOTIONS}).settings["steering"]
+    settings = load_run_config({"emotions": EMOTIONS}).sections["steering"]
     ids = he_feels_prompt(smollm2.tokenizer, True, settings["question"], settings["answer_prefix"])
     base_torch = _torch_logprobs(smollm2.model, ids)
     base_llama = llama.logprobs(ids)

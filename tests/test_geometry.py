@@ -18,9 +18,9 @@ from emotion_vectors.geometry import (
     pca,
     sanity_table,
 )
+from emotion_vectors.human_norms import NormsError, norms_for, read_arousal_csv, read_vader_lexicon
 from emotion_vectors.jobs.geometry import geometry_tables
 from emotion_vectors.layout import Layout
-from emotion_vectors.norms import NormsError, norms_for, read_arousal_csv, read_vader_lexicon
 from emotion_vectors.render.geometry import boxes_overlap, place_labels
 from emotion_vectors.store import vector_table
 from emotion_vectors.vectors import cosine_matrix

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from emotion_vectors import integrity
-from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors.config import ConfigError
 from emotion_vectors.integrity import (
     CorruptOutput,
     entry_problem,
@@ -23,6 +23,7 @@ from emotion_vectors.integrity import (
     verified,
     write_sidecar,
 )
+from emotion_vectors.run_config import load_run_config
 from emotion_vectors.store import link_or_copy, write_parquet_atomic
 
 

@@ -171,10 +171,10 @@ class Bench:
         import torch
 
         from emotion_vectors.api import load_vectors
-        from emotion_vectors.config import load_run_config
+        from emotion_vectors.run_config import load_run_config
         from emotion_vectors.steering import he_feels_prompt
 
-        settings = load_run_config({"emotions": EMOTIONS}).settings["steering"]
+        settings = load_run_config({"emotions": EMOTIONS}).sections["steering"]
         prompt = he_feels_prompt(
             loaded.tokenizer, True, settings["question"], settings["answer_prefix"]
         )

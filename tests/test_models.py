@@ -91,3 +91,40 @@ def test_the_conversion_cache_is_keyed_on_the_gguf_bytes_not_its_location(tmp_pa
     os.utime(elsewhere, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
     assert models.gguf_digest(elsewhere) != digest
     assert models._conversion_dir(spec, elsewhere, "float32") != first
+
+
+def test_a_damaged_conversion_is_noticed_on_load_and_converted_again(
+    smollm2, tmp_path, monkeypatch, caplog
+):
+    """The dequantised copy in the user cache is checked against the checksums written with
+    it on every load: a flipped byte in the weights, a missing file or no checksums at all
+    is one warning naming the folder, and the model is converted again, identical."""
+    from pathlib import Path
+
+    import torch
+
+    from emotion_vectors import models
+
+    monkeypatch.setenv("EMOTION_VECTORS_CACHE", str(tmp_path / "cache"))
+    spec = read_models(ROOT / "config" / "models.yaml")["smollm2-135m-instruct"]
+    where = locate_weights(spec)
+    conv = models._conversion_dir(spec, Path(where.folder) / where.gguf_file, "float32")
+    models._save_conversion(smollm2.model, smollm2.tokenizer, conv)  # as a first load does
+    assert models.conversion_problem(conv) is None
+    weights = conv / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0x10  # inside the tensors: still a valid safetensors file
+    weights.write_bytes(bytes(data))
+    assert "model.safetensors does not have the SHA-256" in models.conversion_problem(conv)
+    with caplog.at_level("WARNING", logger="emotion_vectors"):
+        again = models.load_model(spec, device="cpu", dtype="float32")
+    assert f"the converted model in {conv} is damaged" in caplog.text
+    assert models.conversion_problem(conv) is None
+    for (name, a), (_, b) in zip(
+        smollm2.model.state_dict().items(), again.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    (conv / "config.json").unlink()
+    assert models.conversion_problem(conv) == "config.json is missing"
+    (conv / models.CONVERSION_CHECKSUMS).unlink()
+    assert models.conversion_problem(conv) == "no readable checksums.json"

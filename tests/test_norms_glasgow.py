@@ -7,16 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors.config import ConfigError
 from emotion_vectors.datasets import WordNorm, read_glasgow
-from emotion_vectors.norm_controls import (
+from emotion_vectors.human_norm_controls import (
     best_of_components,
     grouped_probe_predictions,
     probe_difference,
     synonym_groups,
     within_sign,
 )
-from emotion_vectors.norms import glasgow_for, load_norms
+from emotion_vectors.human_norms import glasgow_for, load_norms
+from emotion_vectors.run_config import load_run_config
 from emotion_vectors.stats import pearson
 from emotion_vectors.wordforms import read_word_forms
 
@@ -158,7 +159,7 @@ def test_a_wrong_glasgow_checksum_is_refused_naming_the_key():
     assert "glasgow-norms.csv" in info.value.problem and "0" * 64 in info.value.problem
     # The default passes, and names the file among the geometry section's inputs.
     run = load_run_config({})
-    assert run.settings["geometry"]["glasgow"]["path"].endswith("glasgow-norms.csv")
+    assert run.sections["geometry"]["glasgow"]["path"].endswith("glasgow-norms.csv")
     assert any(f.endswith("glasgow-norms.csv") for f in run.section_files["geometry"])
 
 

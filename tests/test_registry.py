@@ -8,8 +8,10 @@ import re
 import pytest
 
 from emotion_vectors import registry
-from emotion_vectors.config import ConfigError, load_run_config
+from emotion_vectors.config import ConfigError
+from emotion_vectors.jobs import analysis_function
 from emotion_vectors.layout import Layout
+from emotion_vectors.run_config import load_run_config
 
 from .conftest import ROOT
 
@@ -24,9 +26,9 @@ def test_every_registered_analysis_is_complete(analysis):
         if out.caption:
             assert (ROOT / "workflow" / "report" / f"{out.caption}.rst").exists(), key
     if analysis.experiment:
-        assert callable(analysis.function("run"))
+        assert callable(analysis_function(analysis, "run"))
     if analysis.headline:
-        assert callable(analysis.function("headline")) and "json" in analysis.outputs
+        assert callable(analysis_function(analysis, "headline")) and "json" in analysis.outputs
     if not analysis.experiment:
         # A light analysis has its rules; their file is named after it or its folder.
         rules = [ROOT / "workflow" / "rules" / f"{n}.smk" for n in (analysis.name, "export")]
@@ -58,7 +60,7 @@ def test_selecting_analyses_brings_what_they_build_on_in_registry_order():
 def test_every_config_section_comes_from_the_registry(tmp_path):
     run = load_run_config({})
     for section in registry.config_sections():
-        assert section in run.settings
+        assert section in run.sections
     with pytest.raises(ConfigError, match=r"steering_controls: Additional properties"):
         load_run_config({"steering_controls": {"random_direction": 30}})
 
@@ -97,3 +99,54 @@ def test_no_results_path_is_built_outside_the_layout(folder):
             if RESULT_NAMES.search(line) or re.search(r"""["']results["']\s*/""", line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def _readme_section(heading: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(heading)
+    end = readme.find("\n## ", start + len(heading))
+    return readme[start : end if end > 0 else None]
+
+
+def test_the_results_layout_names_every_analysis_folder():
+    """README, "Results layout": a line per analysis folder, where its scope puts it."""
+    section = _readme_section("## Results layout")
+    for analysis in registry.analyses():
+        where = "<model>/templates/" if analysis.scope == "corpus" else "<model>/"
+        assert f"{where}{analysis.directory}/" in section, analysis.name
+
+
+def test_the_module_map_names_every_module():
+    """README, "Module map": every module of the package has its row (jobs/ and render/ as
+    one row each)."""
+    section = _readme_section("### Module map")
+    for path in sorted((ROOT / "emotion_vectors").glob("*.py")):
+        if path.stem != "__init__":
+            assert f"`{path.stem}`" in section, f"the module map does not name {path.stem}"
+    assert "`jobs/<stage>`" in section and "`render/<analysis>`" in section
+
+
+def test_config_readme_names_every_analysis_and_section():
+    """config/README.md lists the registered analyses (config `analyses`) and describes
+    every config section an analysis reads."""
+    text = (ROOT / "config" / "README.md").read_text()
+    listed = text[text.index("- `analyses`:") :].split("\n- ", 1)[0]
+    for analysis in registry.analyses():
+        assert re.search(rf"\b{analysis.name}\b", listed), analysis.name
+    for section in registry.config_sections():
+        assert f"`{section}`" in text, section
+
+
+def test_every_light_analysis_brings_its_rule_file(tmp_path, monkeypatch):
+    """workflow/Snakefile includes registry.rule_files(); a registered light analysis
+    without workflow/rules/<name>.smk stops the parse with one line naming both."""
+    files = registry.rule_files()
+    light = [a.name for a in registry.analyses() if not a.experiment]
+    assert files == [f"rules/{name}.smk" for name in light]
+    snakefile = (ROOT / "workflow" / "Snakefile").read_text()
+    assert "for light_rules in LIGHT_RULE_FILES:" in snakefile
+    assert not re.search(rf'include: "rules/({"|".join(light)})\.smk"', snakefile)
+    registered = (*registry.analyses(), registry.Analysis("toy", "Toy", {}))
+    monkeypatch.setattr(registry, "_registry", lambda: registered)
+    with pytest.raises(ConfigError, match=r"workflow/analyses\.yaml: toy: .*rules/toy\.smk"):
+        registry.rule_files()

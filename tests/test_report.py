@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from emotion_vectors.jobs.report import write_comparison, write_summary
+from emotion_vectors.jobs.report import corpus_headline, write_comparison, write_summary
 from emotion_vectors.layout import Layout
-from emotion_vectors.report import SEED_REFERENCE, corpus_headline, fmt_measure
+from emotion_vectors.report import SEED_REFERENCE, fmt_measure
 
 GEOMETRY = {
     "model": "m",

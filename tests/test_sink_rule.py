@@ -75,5 +75,5 @@ def test_what_depends_on_the_rule_is_keyed_on_it():
     scoring = {"prompts": [], "answers": ["A", "B"], "layer": 5}
     settings = {"strength": 0.5, "seed": 0}
     ten = null_key(job, scoring, [0], settings, 4, fingerprint={"m": 1})
-    job.settings["sink_ratio"] = 8.0
+    job.config["sink_ratio"] = 8.0
     assert null_key(job, scoring, [0], settings, 4, fingerprint={"m": 1}) != ten

@@ -9,7 +9,7 @@ import pytest
 
 from emotion_vectors import stats
 from emotion_vectors.uncertainty import PassageSample, bootstrap_statistics, denoised_vectors
-from emotion_vectors.vectors import emotion_vectors
+from emotion_vectors.vectors import layer_vectors
 
 
 def test_wilson_interval_matches_the_textbook_values():
@@ -77,7 +77,7 @@ def test_the_observed_vectors_are_the_workflows_and_templates_resample_together(
     order = list(range(12))[::-1]
     acts["e1"], ids["e1"] = acts["e1"][order], [ids["e1"][j] for j in order]
     neutral = rng.normal(size=(20, 8))
-    expected = emotion_vectors(acts, neutral, 0.5)
+    expected = layer_vectors(acts, neutral, 0.5)
     sample = PassageSample(acts, ids)
     assert sample.paired
     got = denoised_vectors(sample.means(None), expected.subspace.components)

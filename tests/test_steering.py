@@ -205,6 +205,60 @@ def test_steering_rules_on_the_embedded_model(tmp_path):
     # finds them in the speakers cache.
     dialogues = _check_speakers(layout, [*emotions, "lonely"])
     assert both.count(f"speakers: {dialogues} dialogues from the cache") == 1
+    _damaged_caches_heal(tmp_path, layout, env)
+
+
+# Every cache the model experiments read (registry `caches`), and what their JSON holds
+# that is not a result (wall-clock seconds).
+EXPERIMENT_CACHES = (
+    "steering_null", "attention_sinks", "preference_null", "behaviour_null", "emobank", "speakers"
+)  # fmt: skip
+
+
+def _results_of(layout: Layout) -> dict[Path, object]:
+    """Every output of the templates corpus's model experiments: bytes, and JSON without
+    its `seconds`."""
+    from emotion_vectors import registry
+
+    found: dict[Path, object] = {}
+    for analysis in registry.model_experiments():
+        for path in map(Path, layout.outputs(analysis.name, MODEL).values()):
+            if path.suffix == ".json":
+                data = json.loads(path.read_text())
+                data.pop("seconds", None)
+                found[path] = data
+            else:
+                found[path] = path.read_bytes()
+    return found
+
+
+def _damaged_caches_heal(tmp_path: Path, layout: Layout, env: dict) -> None:
+    """Fault injection: every entry of every experiment cache gets a flipped byte (a file
+    that still decompresses) and the templates steering headline is truncated. The next
+    plain run reruns the one job whose output broke; each damaged entry it reads is named
+    in one warning, removed and recomputed, and every result comes back as it was."""
+    before = _results_of(layout)
+    damaged = []
+    for kind in EXPERIMENT_CACHES:
+        entries = sorted(Path(layout.cache(MODEL, kind)).glob("*.parquet"))
+        assert entries, kind
+        for entry in entries:
+            data = bytearray(entry.read_bytes())
+            data[len(data) // 2] ^= 0x01
+            entry.write_bytes(bytes(data))
+        damaged += entries
+    headline = Path(layout.output("steering", "json", MODEL))
+    headline.write_bytes(headline.read_bytes()[:100])
+    run_snakemake(tmp_path, env=env)
+    log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
+    named = [entry for entry in damaged if f"corrupt cache entry {entry} (" in log]
+    for kind in EXPERIMENT_CACHES:  # each cache was read, and refused what was damaged
+        assert any(entry.parent.name == kind for entry in named), (kind, log[-3000:])
+    assert all(log.count(f"corrupt cache entry {entry} (") == 1 for entry in named)
+    after = _results_of(layout)
+    assert sorted(after) == sorted(before)
+    for path, content in before.items():
+        assert after[path] == content, path
 
 
 def _check_speakers(layout: Layout, emotions) -> int:

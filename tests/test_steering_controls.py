@@ -182,7 +182,7 @@ def test_the_nulls_are_cached_per_word(smollm2, tmp_path, caplog):
     job = _job(smollm2, tmp_path, ["happy", "sad", "calm"])
 
     def session():  # a fresh one each time: no memo shared between the calls
-        return SteeringSession.open(smollm2, settings, job.norms)
+        return SteeringSession.open(smollm2, settings, job.residual_norms)
 
     caplog.set_level("INFO", logger="emotion_vectors")
     for effects in (random_effects, covariance_effects):

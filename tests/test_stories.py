@@ -191,9 +191,9 @@ def test_story_config_runs_both_corpora_on_the_scenario_emotions(name):
     # Every emotion of the story run has scenarios (the scenario file has more emotions
     # than the story run writes stories for; the test scores the emotions both have).
     assert set(run.emotions) <= set(scenarios)
-    assert run.settings["stories"]["writer_spec"]["chat"] is True
+    assert run.sections["stories"]["writer_spec"]["chat"] is True
     # The writer is the model whose two corpora are compared.
-    assert run.settings["stories"]["writer"] in run.models
+    assert run.sections["stories"]["writer"] in run.models
     assert load_run_config({}).corpora == ["templates"]  # the default run stays template-based
 
 

@@ -17,7 +17,7 @@ from emotion_vectors.story_curve import (
     subset_draws,
     subset_sizes,
 )
-from emotion_vectors.vectors import emotion_vectors
+from emotion_vectors.vectors import layer_vectors
 
 TOPICS = [t for t in ("bus", "bread", "exam", "flat") for _ in range(4)]  # 4 topics x 4
 
@@ -53,7 +53,7 @@ def test_vectors_from_every_story_are_the_runs_vectors():
     rng = np.random.default_rng(0)
     states = {e: rng.normal(size=(10, 6)) + i for i, e in enumerate(("a", "b", "c"))}
     neutral = rng.normal(size=(12, 6))
-    run = emotion_vectors(states, neutral, 0.5)
+    run = layer_vectors(states, neutral, 0.5)
     everything = {e: np.arange(10) for e in states}
     ours = story_vectors(states, everything, neutral, run.subspace.components, "emotions")
     np.testing.assert_allclose(ours, run.denoised, atol=1e-12)

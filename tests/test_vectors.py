@@ -10,7 +10,7 @@ from emotion_vectors.vectors import (
     center,
     cosine_matrix,
     emotion_means,
-    emotion_vectors,
+    layer_vectors,
     neutral_subspace,
     project_out,
 )
@@ -63,11 +63,11 @@ def test_denoising_removes_exactly_the_neutral_subspace():
     np.testing.assert_allclose(out, [[0.0, 1.0, 2.0, 4.0, 0.0, -1.0]], atol=1e-9)
 
 
-def test_emotion_vectors_keeps_raw_and_denoised():
+def test_layer_vectors_keeps_raw_and_denoised():
     rng = np.random.default_rng(1)
     acts = {e: rng.standard_normal((5, 6)) for e in ["a", "b", "c"]}
     neutral = _neutral_with_spectrum([0.8, 0.2])
-    res = emotion_vectors(acts, neutral, 0.5)
+    res = layer_vectors(acts, neutral, 0.5)
     np.testing.assert_allclose(res.raw.sum(axis=0), 0, atol=1e-12)
     np.testing.assert_allclose(res.denoised[:, 0], 0, atol=1e-9)
     np.testing.assert_allclose(res.denoised[:, 1:], res.raw[:, 1:], atol=1e-9)

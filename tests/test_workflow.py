@@ -267,30 +267,3 @@ def test_damaged_vectors_and_summary_are_noticed_and_rebuilt_byte_identical(tmp_
     again = run_snakemake(tmp_path, "--configfile", str(cfg))
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "emotion-vectors: warning" not in again.stderr
-
-
-def test_a_copied_project_folder_reruns_nothing(tmp_path):
-    """A clone with its results, copied (or moved) elsewhere: Snakemake finds every output
-    up to date, because nothing it records (input paths, params) and nothing the results
-    hold names the old folder."""
-    import shutil
-    import sys
-
-    from .conftest import ROOT
-
-    skip = shutil.ignore_patterns(".venv", "results", ".snakemake", "*.egg-info", "__pycache__")
-    first = tmp_path / "first" / "project"
-    shutil.copytree(ROOT, first, ignore=skip, symlinks=True)
-    _light_config(first / "light.yaml")
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "light.yaml"]
-    subprocess.run(command, cwd=first, check=True, capture_output=True, timeout=1200)
-    moved = tmp_path / "second" / "elsewhere"
-    moved.parent.mkdir()
-    subprocess.run(["cp", "-a", str(first), str(moved)], check=True)  # keeps the mtimes
-    planned = subprocess.run(
-        [*command, "-n"], cwd=moved, check=True, capture_output=True, text=True, timeout=600
-    )
-    assert "Nothing to be done" in planned.stdout + planned.stderr, planned.stdout
-    for path in (moved / "results").rglob("*"):
-        if path.is_file() and "logs" not in path.parts:
-            assert str(first).encode() not in path.read_bytes(), path

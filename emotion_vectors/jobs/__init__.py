@@ -10,10 +10,16 @@ HTML in render/.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..registry import Analysis
 
 
 @contextlib.contextmanager
@@ -79,3 +85,48 @@ def job_name(log_path: str | Path) -> str:
     if "logs" in parts[:-1]:
         return "/".join(parts[len(parts) - parts[::-1].index("logs") :])
     return parts[-1]
+
+
+def analysis_function(analysis: Analysis, kind: str) -> Callable:
+    """A registered analysis's `run` or `headline` function, in emotion_vectors.jobs.<name>
+    (registry.py: the registry says what an analysis is; the jobs package runs it)."""
+    return getattr(importlib.import_module(f"{__name__}.{analysis.name}"), kind)
+
+
+@dataclass(frozen=True)
+class LightJob:
+    """What a light analysis's `run(job, settings, outputs)` gets from its rule: the
+    wildcards, the rule's named inputs (a path, or a list of paths) and named params (all
+    but `analysis` and `settings`), and its threads. The model experiments get a
+    `jobs.model_analyses.ModelJob` in the same place."""
+
+    model: str | None
+    corpus: str | None
+    inputs: Mapping[str, Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    threads: int = 1
+
+
+def run_light_analysis(smk) -> None:
+    """The body of workflow/scripts/light_analysis.py: the rule's `params.analysis` names a
+    registered light analysis, whose `run(job, settings, outputs)` gets the rule's inputs
+    and params as a `LightJob`, its config section (`params.settings`, {} without one) and
+    its named outputs."""
+    from .. import registry
+
+    analysis = registry.analysis(smk.params.analysis)
+
+    def value(v: Any) -> Any:
+        return v if isinstance(v, str | int | float | dict) or v is None else list(v)
+
+    params = dict(smk.params.items())
+    settings = params.pop("settings", None) or {}
+    params.pop("analysis")
+    job = LightJob(
+        model=smk.wildcards.get("model"),
+        corpus=smk.wildcards.get("corpus"),
+        inputs={key: value(v) for key, v in smk.input.items()},
+        params={key: value(v) for key, v in params.items()},
+        threads=smk.threads,
+    )
+    analysis_function(analysis, "run")(job, settings, dict(smk.output.items()))

@@ -19,8 +19,7 @@ from ..integrity import read_checked_table, write_checked_table
 from ..models import model_fingerprint
 from ..pooling import SINK_RATIO, sink_rule
 from ..render.attention_sinks import plot_sinks
-from ..store import write_json_atomic
-from .extraction import cache_key
+from ..store import cache_key, write_json_atomic
 
 log = logging.getLogger("emotion_vectors")
 
@@ -30,7 +29,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     profiled before), its table, figure and headline JSON. The ratio is the run's one sink
     ratio (extraction.sink_ratio); with sinks not left out (null), the default's profile."""
     texts = read_neutral(Path(settings["passages"]))
-    ratio = float(job.settings["sink_ratio"] or SINK_RATIO)
+    ratio = float(job.config["sink_ratio"] or SINK_RATIO)
     key = profile_key(model_fingerprint(job.loaded.spec), texts, ratio)
     cached = job.cache("attention_sinks") / f"{key}.parquet"
     stored = read_checked_table(cached)

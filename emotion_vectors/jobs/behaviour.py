@@ -34,8 +34,7 @@ from ..render.behaviour import plot_behaviour
 from ..stats import holm, measure, percentile_interval
 from ..steering import steering_deltas
 from ..steering_controls import random_directions
-from ..store import write_json_atomic
-from .extraction import cache_key
+from ..store import cache_key, write_json_atomic
 
 log = logging.getLogger("emotion_vectors")
 
@@ -47,7 +46,7 @@ PREDICTED = {1: "raises", -1: "lowers"}
 def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     started = time.perf_counter()
     layer = job.analysis_layer
-    unit = job.norms[layer]
+    unit = job.residual_norms[layer]
     strengths = [float(s) for s in settings["strengths"]]
     vectors = job.vectors(layer)
     emotions = [e for e in settings["emotions"] if e in vectors]
@@ -81,7 +80,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     shifts = pd.concat(rows, ignore_index=True)
     shifts.to_csv(outputs["shifts"], index=False, float_format="%.6g")
     pd.DataFrame(item_rows).to_csv(outputs["items"], index=False, float_format="%.6g")
-    with_sinks = job.norms_with_sinks.get(layer)
+    with_sinks = job.residual_norms_with_sinks.get(layer)
     headline = {
         **job.describe(),
         "unit": unit,
@@ -142,7 +141,7 @@ def _choices(job, settings: Mapping, suites: Sequence[Suite], emotion_deltas, ra
             "prompts": ids,
             "answers": scoring["answers"],
             "layer": job.analysis_layer,
-            "unit": job.norms[job.analysis_layer],
+            "unit": job.residual_norms[job.analysis_layer],
             "strengths": [float(s) for s in settings["strengths"]],
             "seed": int(settings["seed"]),
             "count": int(settings["random_directions"]),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import corpus as corpus_mod
-from ..config import read_dialogues, read_neutral, read_templates
+from ..config import read_neutral, read_neutral_dialogues, read_templates
 from ..store import write_parquet_atomic
 
 log = logging.getLogger("emotion_vectors")
@@ -33,7 +33,7 @@ def write_neutral_passages(
     """The neutral set: the neutral texts and, for the story corpus, the neutral dialogues."""
     texts = read_neutral(Path(neutral_path))
     if dialogues_path is not None:
-        texts += read_dialogues(Path(dialogues_path))
+        texts += read_neutral_dialogues(Path(dialogues_path))
     df = corpus_mod.neutral_passages(texts)
     write_parquet_atomic(pa.Table.from_pandas(df, preserve_index=False), output)
     log.info("wrote %d neutral passages", len(df))

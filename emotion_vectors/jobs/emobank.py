@@ -37,11 +37,11 @@ from ..pooling import Pooling
 from ..render.emobank import plot_emobank
 from ..store import (
     activation_table,
+    cache_key,
     read_activation_layers,
     write_json_atomic,
     write_parquet_atomic,
 )
-from .extraction import cache_key
 
 log = logging.getLogger("emotion_vectors")
 
@@ -194,7 +194,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     train, test = split_sentences(
         data["path"], settings["train_sentences"], settings["test_sentences"], settings["seed"]
     )
-    pool = Pooling(**{**job.settings["passage_pooling"], "batch_size": settings["batch_size"]})
+    pool = Pooling(**{**job.config["passage_pooling"], "batch_size": settings["batch_size"]})
     (train, test), states, excluded = _pool_splits(job, {"train": train, "test": test},
                                                    pool, data["sha256"])  # fmt: skip
     spaces = _spaces(job)

@@ -14,8 +14,13 @@ import numpy as np
 
 from ..export import layer_directions, llama_cpp_index, our_layer, write_control_vector
 from ..interop import SharedVectors, write_safetensors
-from ..store import read_vector_layers, read_vector_matrix, read_vectors, write_json_atomic
-from .extraction import read_norms
+from ..store import (
+    read_residual_norms,
+    read_vector_layers,
+    read_vector_matrix,
+    read_vectors,
+    write_json_atomic,
+)
 
 log = logging.getLogger("emotion_vectors")
 
@@ -25,7 +30,7 @@ def _read(inputs: Mapping[str, str]):
     {layer: steering unit}, the precision the activations were computed in)."""
     vectors = inputs["vectors"]
     per_layer = {layer: read_vectors(vectors, layer) for layer in read_vector_layers(vectors)}
-    return per_layer, read_norms(inputs["norms"]), _precision(inputs)
+    return per_layer, read_residual_norms(inputs["norms"]), _precision(inputs)
 
 
 def _precision(inputs: Mapping[str, str]) -> dict[str, str]:
@@ -120,7 +125,7 @@ def export_safetensors(
         if names is not None and emotions != names:
             raise ValueError(f"{vectors}: layer {layer} lists other emotions than the layer before")
         names = emotions
-    norms = read_norms(inputs["norms"])
+    norms = read_residual_norms(inputs["norms"])
     shared = SharedVectors(
         model=about["model"],
         corpus=about["corpus"],

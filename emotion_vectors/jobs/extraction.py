@@ -4,8 +4,6 @@ emotion words, and the residual norms that are the steering unit."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import platform
 import time
@@ -25,6 +23,7 @@ from ..pooling import Pooling
 from ..progress import progress
 from ..store import (
     activation_table,
+    cache_key,
     link_or_copy,
     matrix_column,
     read_metadata,
@@ -36,11 +35,6 @@ log = logging.getLogger("emotion_vectors")
 
 WORD_EMBEDDING_FORMAT = 1
 NEUTRAL = "(neutral)"
-
-
-def cache_key(payload: Mapping) -> str:
-    """Content address of one cache entry: the SHA-256 of everything that determines it."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -313,10 +307,3 @@ def residual_norms(
     write_json_atomic(data, output)
     log.info("residual norms in %.1f s: %s", time.perf_counter() - started, data["mean_norm"])
     return data
-
-
-def read_norms(path: str, key: str = "mean_norm") -> dict[int, float]:
-    """The steering unit per layer: the sink-free mean residual norm (residual_norms.json;
-    `key="mean_norm_with_sinks"`: the same with the attention sinks)."""
-    data = json.loads(Path(path).read_text())
-    return {int(k): float(v) for k, v in data[key].items()}

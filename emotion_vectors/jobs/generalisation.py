@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..config import read_yaml
+from ..corpus import scenario_passages
 from ..generalisation import (
     accuracy,
     accuracy_interval,
@@ -58,18 +58,6 @@ NARRATIVE = "(neutral narrative)"
 REFERENCES = (REFERENCE, NARRATIVE)
 
 
-def scenario_table(path: str | Path) -> pd.DataFrame:
-    """emotion, passage_id, text of every scenario passage, in file order (the config check
-    has already refused any passage that names an emotion of the run)."""
-    table = read_yaml(Path(path))["scenarios"]
-    rows = [
-        {"emotion": e, "passage_id": f"{e.replace(' ', '_')}-{i + 1}", "text": t.strip()}
-        for e, texts in table.items()
-        for i, t in enumerate(texts)
-    ]
-    return pd.DataFrame(rows)
-
-
 def scenario_activations(
     model: Mapping,
     layers: Sequence[int],
@@ -87,7 +75,7 @@ def scenario_activations(
     from ..activations import extract
     from ..config import read_lines
 
-    df = scenario_table(scenarios)
+    df = scenario_passages(scenarios)
     parts = [df]
     if expository or not narrative_file:
         neutral = pq.read_table(neutral_file).to_pandas()
@@ -174,7 +162,7 @@ def generalisation(
     analysis layer, and the story checks when the run has stories; writes the JSON
     headline, a per-layer CSV, a per-passage CSV, the confusion, the figures and an HTML
     table for the report."""
-    from ..norms import read_vader_lexicon, vader_source
+    from ..human_norms import read_vader_lexicon, vader_source
 
     valence = read_vader_lexicon()
     names = {c: read_vector_matrix(vector_files[c], analysis_layer)[0] for c in corpora}

@@ -24,7 +24,7 @@ from ..geometry import (
     sanity_table,
     valence_controls,
 )
-from ..norm_controls import (
+from ..human_norm_controls import (
     best_of_components,
     grouped_probe_predictions,
     probe_difference,
@@ -32,7 +32,7 @@ from ..norm_controls import (
     synonym_groups,
     within_sign,
 )
-from ..norms import GLASGOW_NEUTRAL, VADER_NEUTRAL, Norms, load_norms
+from ..human_norms import GLASGOW_NEUTRAL, VADER_NEUTRAL, Norms, load_norms
 from ..report import below
 from ..store import (
     column_matrix,
@@ -138,7 +138,7 @@ def geometry_tables(
 def _synonym_groups(
     emotions: Sequence[str], synonyms: str | None, word_forms: str | None
 ) -> np.ndarray:
-    """Synonym groups of the run's emotions (norm_controls.synonym_groups); without the
+    """Synonym groups of the run's emotions (human_norm_controls.synonym_groups); without the
     files every emotion is its own group."""
     from pathlib import Path
 
@@ -212,7 +212,7 @@ def norm_controls(
     groups: np.ndarray,
     settings: Mapping,
 ) -> dict:
-    """The controls that could make the valence and arousal claims fail (norm_controls.py):
+    """The controls that could make the valence and arousal claims fail (human_norm_controls.py):
     Glasgow coverage and valence r, bootstrap intervals over emotions, within-sign r, the
     probe at the analysis layer against layer 0, arousal PC2 and best of PC2/PC3, and the
     layer-wise table (key probe_layers). Seeded apart from the shuffled-label null, so that

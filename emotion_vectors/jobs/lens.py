@@ -27,7 +27,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     chance rates at every stored layer."""
     arch = architecture(job.loaded.model)
     tokenizer = job.loaded.tokenizer
-    table = read_word_forms(Path(job.settings["word_forms"]))
+    table = read_word_forms(Path(job.config["word_forms"]))
     index = FormIndex(job.emotions, {e: forms_of(e, table) for e in job.emotions})
     top_k = settings["top_k"]
 
@@ -70,7 +70,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
         "hit_rate": hit_rate,
         "n_emotions": len(analysis.emotions),
         "hits": [e for e, hit in zip(analysis.emotions, analysis.hits, strict=True) if hit],
-        "word_forms": str(job.settings["word_forms"]),
+        "word_forms": str(job.config["word_forms"]),
     }
     write_json_atomic(headline, outputs["json"])
     log.info("logit lens: %s", headline)

@@ -23,8 +23,8 @@ import numpy as np
 from .. import registry
 from ..models import LoadedModel, load_for_job
 from ..registry import output_name
-from ..store import read_vector_matrix
-from .extraction import read_norms
+from ..store import read_residual_norms, read_vector_matrix
+from . import analysis_function
 
 log = logging.getLogger("emotion_vectors")
 
@@ -38,10 +38,10 @@ class ModelJob:
     analysis_layer: int
     layers: list[int]
     vector_file: str
-    norms: dict[int, float]
+    residual_norms: dict[int, float]  # the steering unit per layer, sinks left out
     caches: Mapping[str, str]  # the experiments' cache folders, by kind (registry `caches`)
-    settings: Mapping[str, Mapping]  # every config section, by name
-    norms_with_sinks: dict[int, float] = field(default_factory=dict)
+    config: Mapping[str, Any]  # every config section by name, and run-wide values
+    residual_norms_with_sinks: dict[int, float] = field(default_factory=dict)
     _shared: dict = field(default_factory=dict)
     _matrices: dict = field(default_factory=dict)
 
@@ -91,27 +91,27 @@ def run_model_analyses(
     layers: Sequence[int],
     vector_file: str,
     norms_file: str,
-    settings: Mapping[str, Mapping],
+    config: Mapping[str, Any],
     outputs: Mapping[str, str],
     caches: Mapping[str, str],
     threads: int = 1,
     experiments: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """The registered model experiments of one (model, corpus), over one model load: those
-    named in `experiments` (config `analyses`), or all. `settings`: {config section: its
-    settings}; `outputs`: the rule's named outputs."""
+    named in `experiments` (config `analyses`), or all. `config`: {config section: its
+    settings} and the run-wide values; `outputs`: the rule's named outputs."""
     started = time.perf_counter()
     loaded = load_for_job(model, threads)
     timings = {"load": time.perf_counter() - started}
-    norms = read_norms(norms_file)
+    residual_norms = read_residual_norms(norms_file)
     job = ModelJob(
-        loaded, corpus, analysis_layer, list(layers), vector_file, norms, caches, settings
+        loaded, corpus, analysis_layer, list(layers), vector_file, residual_norms, caches, config
     )
-    job.norms_with_sinks = read_norms(norms_file, "mean_norm_with_sinks")
+    job.residual_norms_with_sinks = read_residual_norms(norms_file, "mean_norm_with_sinks")
     for analysis in registry.model_experiments(experiments):
         t0 = time.perf_counter()
         files = {key: outputs[output_name(analysis.name, key)] for key in analysis.outputs}
-        analysis.function("run")(job, settings[analysis.section], files)
+        analysis_function(analysis, "run")(job, config[analysis.section], files)
         timings[analysis.name] = time.perf_counter() - t0
     log.info(
         "model analyses of %s/%s in %.1f s: %s",

@@ -44,8 +44,7 @@ from ..report import below
 from ..stats import measure, pearson, percentile_interval
 from ..steering import steering_deltas
 from ..steering_controls import random_directions
-from ..store import write_json_atomic
-from .extraction import cache_key
+from ..store import cache_key, write_json_atomic
 
 log = logging.getLogger("emotion_vectors")
 
@@ -83,7 +82,9 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     design, scoring = _setup(job, settings)
     t_prefix = time.perf_counter() - started
     names, kinds, directions, k = _directions(job, settings)
-    deltas = steering_deltas(directions, float(settings["strength"]), job.norms[scoring["layer"]])
+    deltas = steering_deltas(
+        directions, float(settings["strength"]), job.residual_norms[scoring["layer"]]
+    )
     t0 = time.perf_counter()
     # The unsteered comparisons, the random directions' steered ones and the activities'
     # states do not depend on the emotion vectors: cached, so adding an emotion reruns only
@@ -108,7 +109,7 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
     headline = {
         **job.describe(),
         "strength": float(settings["strength"]),
-        "unit": job.norms[scoring["layer"]],
+        "unit": job.residual_norms[scoring["layer"]],
         "activities": n,
         "pairs": len(design.pairs),
         "steered_comparisons_per_direction": len(design.steered),
@@ -277,11 +278,11 @@ def null_key(job, scoring: Mapping, steered: list[int], settings: Mapping, count
             "steered": steered,
             "answers": scoring["answers"],
             "layer": scoring["layer"],
-            "unit": job.norms[scoring["layer"]],
+            "unit": job.residual_norms[scoring["layer"]],
             "strength": float(settings["strength"]),
             "seed": int(settings["seed"]),
             "count": count,
-            "sinks": sink_rule(job.settings["sink_ratio"]),
+            "sinks": sink_rule(job.config["sink_ratio"]),
             "format": CACHE_FORMAT,
         }
     )
@@ -314,7 +315,7 @@ def _vector_free_part(job, settings: Mapping, scoring: dict, steered: list[int],
     if rest:
         d[rest] = _score(scoring, rest, None, "unsteered")[0]
     n = 1 + max(p.first for p in prompts)
-    means = option_means(prompts, scoring["prefixes"], n, job.settings["sink_ratio"],
+    means = option_means(prompts, scoring["prefixes"], n, job.config["sink_ratio"],
                          job.loaded.tokenizer.all_special_ids)  # fmt: skip
     out = {"unsteered": d, "random": random[1:], "means": means}
     names = ["unsteered", "random", "means", "activity"]

@@ -43,8 +43,7 @@ from ..speakers import (
     residualised,
 )
 from ..steering import unit_rows
-from ..store import write_json_atomic
-from .extraction import cache_key
+from ..store import cache_key, write_json_atomic
 
 log = logging.getLogger("emotion_vectors")
 
@@ -135,7 +134,7 @@ def dialogue_states(
     """({layer: {kind: [dialogues, width]}} pooled states of own, other, colon and reply
     tokens (reply NaN where the model wrote none), [reply text]), from the cache when this
     model read these dialogues this way before."""
-    pool = Pooling(**{**job.settings["passage_pooling"], "batch_size": settings["batch_size"]})
+    pool = Pooling(**{**job.config["passage_pooling"], "batch_size": settings["batch_size"]})
     key = cache_key(
         {
             "model": model_fingerprint(job.loaded.spec),

@@ -32,7 +32,9 @@ SESSION = "steering"
 
 def session_of(job, settings: Mapping) -> SteeringSession:
     """The job's one "He feels" session (the steering controls use it too)."""
-    return job.share(SESSION, lambda: SteeringSession.open(job.loaded, settings, job.norms))
+    return job.share(
+        SESSION, lambda: SteeringSession.open(job.loaded, settings, job.residual_norms)
+    )
 
 
 def sweep_layers(job, stride: int) -> list[int]:
@@ -80,8 +82,8 @@ def effects(job, session: SteeringSession, settings: Mapping, outputs: Mapping) 
     headline = {
         **job.describe(),
         "strength": strength,
-        "unit": job.norms[layer],
-        "unit_with_sinks": job.norms_with_sinks.get(layer),
+        "unit": job.residual_norms[layer],
+        "unit_with_sinks": job.residual_norms_with_sinks.get(layer),
         "n_emotions": len(change),
         "self_positive": measure(
             float((change > 0).mean()),
@@ -167,7 +169,9 @@ def generations(job, settings: Mapping, outputs: Mapping) -> None:
     vectors = job.vectors(layer)
     emotions = [e for e in settings["generation_emotions"] if e in vectors]
     strength = float(settings["generation_strength"])
-    deltas = steering_deltas(np.stack([vectors[e] for e in emotions]), strength, job.norms[layer])
+    deltas = steering_deltas(
+        np.stack([vectors[e] for e in emotions]), strength, job.residual_norms[layer]
+    )
     conditions = [("(none)", None), *zip(emotions, deltas, strict=True)]
     prompts: Sequence[str] = settings["generation_prompts"]
     rows = steered_generations(

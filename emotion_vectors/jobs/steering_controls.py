@@ -41,9 +41,8 @@ from ..steering_controls import (
     summarise,
     word_table,
 )
-from ..store import write_json_atomic
+from ..store import cache_key, write_json_atomic
 from ..wordforms import read_word_forms
-from .extraction import cache_key
 from .steering import session_of, sweep_layers
 
 log = logging.getLogger("emotion_vectors")
@@ -69,7 +68,7 @@ def null_effects(
             "prompt": list(session.prompt),
             "layer": layer,
             "strength": strength,
-            "unit": job.norms[layer],
+            "unit": job.residual_norms[layer],
             "format": NULL_FORMAT,
             **identity,
         }
@@ -188,10 +187,10 @@ def off_template_targets(job, settings: Mapping) -> list[tuple[str, str]]:
     token is the first token of a run emotion's word is left out too (steering could raise
     it by raising the emotion word's own first token)."""
     synonyms = read_synonyms(Path(settings["synonyms"]))
-    forms = read_word_forms(Path(job.settings["word_forms"]))
+    forms = read_word_forms(Path(job.config["word_forms"]))
     emotions = job.emotions
     candidates = {e: [*synonyms.get(e, []), *forms.get(e, [])] for e in emotions}
-    templates = read_templates(Path(job.settings["templates"]))
+    templates = read_templates(Path(job.config["templates"]))
     passages = [render(t["text"], e) for t in templates for e in emotions]
     tokenizer = job.loaded.tokenizer
     firsts = {word_ids(tokenizer, e)[0] for e in emotions}
@@ -213,7 +212,7 @@ def all_tests(
     words, and each frame on the emotion words of the off-template emotions and on their
     off-template words (in-distribution nulls). `null`: the emotion words' isotropic null
     after "He feels". Returns the long per-word table and {test: (own, nulls, emotions)}."""
-    steering = job.settings["steering"]
+    steering = job.config["steering"]
     he_feels = session_of(job, steering)
     off = off_template_targets(job, settings)
     subset = list(dict.fromkeys(e for _, e in off))
@@ -228,7 +227,7 @@ def all_tests(
     for frame in settings["frames"]:
         session = job.share(
             f"steering frame {frame['answer_prefix']}",
-            lambda f=frame: SteeringSession.open(job.loaded, {**steering, **f}, job.norms),
+            lambda f=frame: SteeringSession.open(job.loaded, {**steering, **f}, job.residual_norms),
         )
         label = frame["answer_prefix"]
         tests.append((label, session, "emotion word", [(e, e) for e in subset], None))
@@ -292,7 +291,7 @@ def layer_controls(
 
 
 def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
-    steering = job.settings["steering"]
+    steering = job.config["steering"]
     session = session_of(job, steering)
     strength, seed, alpha = float(steering["strength"]), settings["seed"], settings["alpha"]
     words, null = layer_controls(

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import ModelSpec
+from ..integrity import usable_entry, write_sidecar
 from ..models import load_for_job
 from ..store import link_or_copy, write_json_atomic, write_parquet_atomic
 from ..stories import Throughput, WriterSettings, story_cache_key, write_stories
@@ -35,7 +36,9 @@ def write_story_passages(
     cache_dir = Path(cache)
     fingerprint = {**spec.fingerprint(), "key": spec.key}
     keys = {e: story_cache_key(fingerprint, e, settings) for e in emotions}
-    todo = [e for e in emotions if not (cache_dir / f"{keys[e]}.parquet").exists()]
+    # Each output is a hard link to its cache entry: a damaged output damaged the entry too,
+    # so an entry is reused only when its bytes match the checksum written with it.
+    todo = [e for e in emotions if not usable_entry(cache_dir / f"{keys[e]}.parquet")]
     stats: dict = {"writer": spec.key, "emotions_total": len(emotions), "written": todo}
     per_emotion: dict[str, dict] = {}
     throughput = Throughput()
@@ -90,5 +93,6 @@ def _write(spec, settings, todo, keys, cache_dir, threads, stats, per_emotion, t
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = table.replace_schema_metadata({b"emotion_vectors": json.dumps(meta).encode()})
         write_parquet_atomic(table, cache_dir / f"{keys[emotion]}.parquet")
+        write_sidecar(cache_dir / f"{keys[emotion]}.parquet")
 
     write_stories(loaded.model, loaded.tokenizer, todo, settings, throughput, on_emotion=store)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..corpus import scenario_passages
 from ..models import load_for_job
 from ..progress import progress
 from ..sampling import next_token_log_probs
@@ -56,9 +57,7 @@ def judge_stories(
     the stories rather than on the judge."""
     stories = read_stories(story_files).assign(source="stories")
     if scenario_file:
-        from .generalisation import scenario_table
-
-        scen = scenario_table(scenario_file)
+        scen = scenario_passages(scenario_file)
         scen = scen[scen["emotion"].isin(emotions)].assign(source="scenarios")
         stories = pd.concat([stories, scen], ignore_index=True)
     loaded = load_for_job(model, threads)

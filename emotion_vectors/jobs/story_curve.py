@@ -90,7 +90,7 @@ def story_curve(
     threads: int = 1,
 ) -> dict:
     """Writes the curve's table (csv), headline (json) and figure (png); returns the json."""
-    from ..norms import read_vader_lexicon
+    from ..human_norms import read_vader_lexicon
 
     t0 = time.perf_counter()
     # The run's own start is always one of them: the curve ends at the run's own vectors.

@@ -8,42 +8,23 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..inputs import read_text_file
 from ..models import load_for_job
 from ..progress import progress
 from ..render.traces import index_page, trace_page
-from ..store import read_activation_matrix, read_vector_layers, read_vectors, write_json_atomic
+from ..store import write_json_atomic
 from ..traces import (
     conversation_for_reply,
     generate_reply,
+    neutral_reference,
     top_emotions,
     trace_frame,
+    trace_vectors,
 )
 
 log = logging.getLogger("emotion_vectors")
-
-
-def neutral_reference(neutral_file: str, layer: int) -> np.ndarray:
-    """The mean of the neutral passages' pooled states at `layer`."""
-    _, matrix = read_activation_matrix(neutral_file, layer)
-    return np.asarray(matrix, dtype=np.float64).mean(axis=0)
-
-
-def trace_vectors(vector_file: str, layer: int, emotions: Sequence[str] | None) -> dict:
-    """The denoised vectors of `emotions` (None: all) at `layer`, which must be stored."""
-    stored = read_vector_layers(vector_file)
-    if layer not in stored:
-        raise ValueError(f"layer {layer} is not among the stored layers {stored} of {vector_file}")
-    vectors = read_vectors(vector_file, layer)
-    chosen = list(vectors) if emotions is None else [e for e in emotions if e in vectors]
-    if not chosen:
-        raise ValueError(
-            f"none of the emotions {list(emotions or [])} has a vector in {vector_file}"
-        )
-    return {e: vectors[e] for e in chosen}
 
 
 def trace_texts(

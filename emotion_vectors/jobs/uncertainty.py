@@ -14,15 +14,32 @@ import pandas as pd
 from ..config import emotion_from_slug
 from ..generalisation import scenario_ranks
 from ..geometry import correlate, orient, pca
-from ..norms import load_norms
+from ..human_norms import load_norms
 from ..render.uncertainty import plot_bootstrap
 from ..stats import measure, percentile_interval
 from ..store import read_activation_matrix, write_json_atomic
 from ..uncertainty import PassageSample, bootstrap_statistics
 from ..vectors import neutral_subspace
+from . import LightJob
 from .generalisation import Scenarios
 
 log = logging.getLogger("emotion_vectors")
+
+
+def run(job: LightJob, settings: Mapping, outputs: Mapping[str, str]) -> dict:
+    """The light-analysis entry point (workflow/scripts/light_analysis.py)."""
+    scenarios = job.inputs["scenarios"]
+    return uncertainty(
+        model=str(job.model),
+        corpus=str(job.corpus),
+        layer=job.params["layer"],
+        variance=job.params["variance"],
+        activation_files=job.inputs["activations"],
+        neutral_file=job.inputs["neutral"],
+        scenario_file=scenarios[0] if scenarios else None,
+        settings=settings,
+        outputs=outputs,
+    )
 
 
 def uncertainty(

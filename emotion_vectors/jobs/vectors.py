@@ -16,7 +16,7 @@ from ..store import (
     write_json_atomic,
     write_parquet_atomic,
 )
-from ..vectors import emotion_vectors
+from ..vectors import layer_vectors
 
 
 def compute_vectors(
@@ -38,7 +38,7 @@ def compute_vectors(
     columns, denoising = {}, {}
     for layer in layers:
         acts = {e: groups[layer] for e, groups in zip(emotions, per_emotion, strict=True)}
-        result = emotion_vectors(acts, neutral[layer], variance)
+        result = layer_vectors(acts, neutral[layer], variance)
         columns[layer] = (result.raw, result.denoised)
         denoising[str(layer)] = {
             "components": result.subspace.k,

@@ -8,13 +8,13 @@ MODEL_EXPERIMENTS = registry.model_experiments(RUN.analyses)
 # The config sections the experiments read, the word forms the lens scores against, and
 # the sink rule (positions left out of the preference experiment's means) and the templates
 # (the steering controls test words absent from every template passage).
-MODEL_SETTINGS = {
-    **{a.section: RUN.settings[a.section] for a in MODEL_EXPERIMENTS},
-    "word_forms": RUN.settings["word_forms"],
-    "templates": RUN.settings["corpus"]["templates"],
-    "sink_ratio": RUN.settings["extraction"]["sink_ratio"],
+MODEL_CONFIG = {
+    **{a.section: RUN.sections[a.section] for a in MODEL_EXPERIMENTS},
+    "word_forms": RUN.sections["word_forms"],
+    "templates": RUN.sections["corpus"]["templates"],
+    "sink_ratio": RUN.sections["extraction"]["sink_ratio"],
     # The rule's version too: a new sink rule reruns the experiments that leave sinks out.
-    "sink_rule": sink_rule(RUN.settings["extraction"]["sink_ratio"]),
+    "sink_rule": sink_rule(RUN.sections["extraction"]["sink_ratio"]),
     # How whole texts (not template passages) are pooled: the EmoBank sentences.
     "passage_pooling": asdict(RUN.pooling("templates").from_passage_start()),
 }
@@ -26,9 +26,9 @@ if MODEL_EXPERIMENTS:
 
     rule model_analyses:
         input:
-            vectors=rules.emotion_vectors.output.vectors,
+            vectors=rules.compute_vectors.output.vectors,
             norms=rules.residual_norms.output[0],
-            word_forms=RUN.settings["word_forms"],
+            word_forms=RUN.sections["word_forms"],
             # Files the experiments' settings name (emotion lists, ...): a change reruns them.
             settings_files=[
                 f for a in MODEL_EXPERIMENTS for f in RUN.section_files[a.section]
@@ -51,7 +51,7 @@ if MODEL_EXPERIMENTS:
             layers=lambda w: RUN.layers[w.model],
             analysis_layer=analysis_layer,
             experiments=[a.name for a in MODEL_EXPERIMENTS],
-            settings=MODEL_SETTINGS,
+            config=MODEL_CONFIG,
             caches=lambda w: {
                 kind: LAYOUT.cache(w.model, kind)
                 for a in MODEL_EXPERIMENTS

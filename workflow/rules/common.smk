@@ -7,10 +7,10 @@ from emotion_vectors.registry import output_name
 from emotion_vectors.config import (
     ConfigError,
     ModelSpec,
-    load_run_config,
     locate_key,
     read_yaml,
 )
+from emotion_vectors.run_config import load_run_config
 from emotion_vectors.integrity import heal_sealed
 from emotion_vectors.layout import Layout
 from emotion_vectors.pooling import sink_rule
@@ -43,6 +43,12 @@ except ConfigError as err:
             err.key,
             err.problem,
         )
+    sys.exit(f"emotion-vectors: configuration error: {err}")
+
+# The rule files of the light analyses, from the registry (workflow/Snakefile includes them).
+try:
+    LIGHT_RULE_FILES = registry.rule_files()
+except ConfigError as err:
     sys.exit(f"emotion-vectors: configuration error: {err}")
 
 # Every path comes from the layout (emotion_vectors/layout.py); rules chain on each other's
@@ -154,7 +160,7 @@ def analysis_outputs(name, keys=None):
 
 def settings_of(analysis):
     """The config section a registered analysis reads, resolved."""
-    return RUN.settings[registry.analysis(analysis).section]
+    return RUN.sections[registry.analysis(analysis).section]
 
 
 # Targets beyond the registered ones (a figure across models, files named by layer): each
@@ -257,7 +263,7 @@ def generalisation_inputs(wildcards):
     if "stories" in CORPORA:
         inputs["stories"] = [LAYOUT.passages(e, "stories") for e in RUN.emotions]
         inputs["story_report"] = LAYOUT.story_report()
-        inputs["word_forms"] = RUN.settings["word_forms"]
+        inputs["word_forms"] = RUN.sections["word_forms"]
         inputs["story_judgements"] = LAYOUT.output(
             "generalisation", "story_judgements", wildcards.model
         )

@@ -3,7 +3,7 @@
 
 rule template_passages:
     input:
-        templates=RUN.settings["corpus"]["templates"],
+        templates=RUN.sections["corpus"]["templates"],
     output:
         [LAYOUT.passages(e, "templates") for e in RUN.emotions],
     log:
@@ -19,7 +19,7 @@ rule template_passages:
 
 rule neutral_passages:
     input:
-        neutral=RUN.settings["corpus"]["neutral"],
+        neutral=RUN.sections["corpus"]["neutral"],
     output:
         LAYOUT.neutral_passages("templates"),
     log:
@@ -36,7 +36,7 @@ rule neutral_passages:
 # every setting that changes the stories; each per-emotion file is a link to its entry.
 # The writer's job is sized like any job that loads that model; its params leave the
 # sizing out, as model_params does, so a new memory figure does not rewrite the stories.
-STORY_WRITER = RUN.settings["stories"].get("writer_spec")
+STORY_WRITER = RUN.sections["stories"].get("writer_spec")
 if STORY_WRITER:
     STORY_RESOURCES = job_resources(ModelSpec(**STORY_WRITER))
     STORY_WRITER = {
@@ -55,9 +55,9 @@ else:
 
 rule story_passages:
     input:
-        topics=RUN.settings["stories"]["topics"],
-        synonyms=RUN.settings["stories"]["synonyms"],
-        word_forms=RUN.settings["word_forms"],
+        topics=RUN.sections["stories"]["topics"],
+        synonyms=RUN.sections["stories"]["synonyms"],
+        word_forms=RUN.sections["word_forms"],
     output:
         stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
         report=LAYOUT.story_report(),
@@ -72,19 +72,19 @@ rule story_passages:
         writer=STORY_WRITER,
         settings={
             k: v
-            for k, v in RUN.settings["stories"].items()
+            for k, v in RUN.sections["stories"].items()
             if k not in ("writer", "writer_spec", "pool_start", "neutral_dialogues")
         },
         emotions=RUN.emotions,
-        cache=LAYOUT.story_cache(RUN.settings["stories"]["writer"]),
+        cache=LAYOUT.story_cache(RUN.sections["stories"]["writer"]),
     script:
         "../scripts/write_story_passages.py"
 
 
 rule neutral_story_passages:
     input:
-        neutral=RUN.settings["corpus"]["neutral"],
-        dialogues=RUN.settings["stories"]["neutral_dialogues"],
+        neutral=RUN.sections["corpus"]["neutral"],
+        dialogues=RUN.sections["stories"]["neutral_dialogues"],
     output:
         LAYOUT.neutral_passages("stories"),
     log:

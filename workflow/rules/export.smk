@@ -9,8 +9,8 @@
 extra_targets("export", analysis_layer_files)
 
 EXPORT_INPUTS = {
-    "vectors": rules.emotion_vectors.output.vectors,
-    "meta": rules.emotion_vectors.output.meta,
+    "vectors": rules.compute_vectors.output.vectors,
+    "meta": rules.compute_vectors.output.meta,
     "norms": rules.residual_norms.output[0],
 }
 

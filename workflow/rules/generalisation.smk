@@ -111,7 +111,7 @@ rule story_curve:
             **settings_of("generalisation")["story_curve"],
             "bootstrap": settings_of("generalisation")["bootstrap"],
             "seed": settings_of("generalisation")["seed"],
-            "neutral_variance": RUN.settings["vectors"]["neutral_variance"],
+            "neutral_variance": RUN.sections["vectors"]["neutral_variance"],
         },
     script:
         "../scripts/story_curve.py"

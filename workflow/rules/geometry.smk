@@ -14,7 +14,7 @@ GEOMETRY_COMPARISON = LAYOUT.comparison("{corpus}_layer_sweep.png")
 GEOMETRY_NORMS = {
     "arousal": [GEOMETRY["arousal_csv"]] if GEOMETRY["arousal_csv"] else [],
     "glasgow": [GEOMETRY["glasgow"]["path"]] if GEOMETRY["glasgow"] else [],
-    "word_forms": RUN.settings["word_forms"],
+    "word_forms": RUN.sections["word_forms"],
 }
 GEOMETRY_ACROSS = {
     key: LAYOUT.comparison(f"{{corpus}}_geometry_across_models.{key}")
@@ -36,9 +36,9 @@ extra_targets(
 rule geometry_tables:
     input:
         **GEOMETRY_NORMS,
-        vectors=rules.emotion_vectors.output.vectors,
+        vectors=rules.compute_vectors.output.vectors,
         words=rules.extract_activations.output.words,
-        synonyms=RUN.settings["stories"]["synonyms"],
+        synonyms=RUN.sections["stories"]["synonyms"],
     output:
         **analysis_outputs(
             "geometry",
@@ -67,7 +67,7 @@ rule geometry_tables:
 rule geometry_layer_sweep:
     input:
         **GEOMETRY_NORMS,
-        vectors=rules.emotion_vectors.output.vectors,
+        vectors=rules.compute_vectors.output.vectors,
     output:
         analysis_output("geometry", "layer_sweep"),
     log:

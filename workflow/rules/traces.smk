@@ -6,7 +6,7 @@
 
 rule trace_texts:
     input:
-        vectors=rules.emotion_vectors.output.vectors,
+        vectors=rules.compute_vectors.output.vectors,
         neutral=rules.extract_activations.output.neutral,
         texts=list(TRACE_FILES.values()),
     output:
@@ -25,7 +25,7 @@ rule trace_texts:
         layer=lambda w: settings_of("traces")["layer"] or analysis_layer(w),
         names=list(TRACE_FILES),
         settings=settings_of("traces"),
-        sinks=sink_rule(RUN.settings["extraction"]["sink_ratio"]),
+        sinks=sink_rule(RUN.sections["extraction"]["sink_ratio"]),
     script:
         "../scripts/trace_texts.py"
 

@@ -20,8 +20,9 @@ rule uncertainty:
     conda:
         "../envs/analysis.yaml"
     params:
+        analysis="uncertainty",
         layer=analysis_layer,
-        variance=RUN.settings["vectors"]["neutral_variance"],
+        variance=RUN.sections["vectors"]["neutral_variance"],
         settings=settings_of("uncertainty"),
     script:
-        "../scripts/uncertainty.py"
+        "../scripts/light_analysis.py"

@@ -3,7 +3,7 @@
 # principal subspace projected out (denoised).
 
 
-rule emotion_vectors:
+rule compute_vectors:
     input:
         activations=rules.extract_activations.output.activations,
         neutral=rules.extract_activations.output.neutral,
@@ -11,13 +11,13 @@ rule emotion_vectors:
         vectors=LAYOUT.vectors("{model}", "{corpus}"),
         meta=LAYOUT.vector_meta("{model}", "{corpus}"),
     log:
-        LAYOUT.log("{model}", "{corpus}", "emotion_vectors"),
+        LAYOUT.log("{model}", "{corpus}", "compute_vectors"),
     localrule: True
     conda:
         "../envs/analysis.yaml"
     params:
         layers=lambda w: RUN.layers[w.model],
         analysis_layer=analysis_layer,
-        variance=RUN.settings["vectors"]["neutral_variance"],
+        variance=RUN.sections["vectors"]["neutral_variance"],
     script:
         "../scripts/compute_vectors.py"

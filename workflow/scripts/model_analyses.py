@@ -9,7 +9,7 @@ with workflow_job(snakemake):
         layers=snakemake.params.layers,
         vector_file=snakemake.input.vectors,
         norms_file=snakemake.input.norms,
-        settings=snakemake.params.settings,
+        config=snakemake.params.config,
         experiments=snakemake.params.experiments,
         outputs=dict(snakemake.output.items()),
         caches=snakemake.params.caches,
