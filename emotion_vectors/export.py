@@ -141,7 +141,7 @@ def read_control_vector(path: str | Path) -> ControlVector:
     import gguf
 
     reader = gguf.GGUFReader(str(path))
-    fields = {name: _field_value(f) for name, f in reader.fields.items()}
+    fields = {name: f.contents() for name, f in reader.fields.items()}
     if fields.get("general.architecture") != ARCH:
         raise ControlVectorError(f"{path}: general.architecture is not {ARCH!r}")
     directions: dict[int, np.ndarray] = {}
@@ -175,15 +175,3 @@ def read_control_vector(path: str | Path) -> ControlVector:
             if k.startswith("emotion_vectors.")
         },
     )
-
-
-def _field_value(field):
-    """A metadata value as Python (decoded by hand: ReaderField.contents() is recent)."""
-    from gguf import GGUFValueType
-
-    def scalar(part, kind):
-        return bytes(part).decode("utf-8") if kind == GGUFValueType.STRING else part.tolist()[0]
-
-    if field.types[0] == GGUFValueType.ARRAY:
-        return [scalar(field.parts[i], field.types[-1]) for i in field.data]
-    return scalar(field.parts[field.data[0]], field.types[0])

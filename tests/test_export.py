@@ -64,7 +64,11 @@ def test_round_trip_through_gguf(tmp_path):
     rng = np.random.default_rng(2)
     directions = {i: rng.normal(size=8).astype(np.float32) for i in (1, 2, 5)}
     path = tmp_path / "cv.gguf"
-    write_control_vector(path, directions, "tiny", {"emotion": "calm", "layers": [2, 3, 6]})
+    # Every kind of value the metadata takes comes back as written (read with gguf's own
+    # ReaderField.contents()).
+    about = {"emotion": "calm", "layers": [2, 3, 6], "strength": 0.5, "denoised": True,
+             "words": ["calm", "serene"], "scales": [0.25, 1.5]}  # fmt: skip
+    write_control_vector(path, directions, "tiny", about)
     reader = gguf.GGUFReader(str(path))
     fields = {k: f.contents() for k, f in reader.fields.items()}
     assert fields["general.architecture"] == "controlvector"
@@ -77,7 +81,8 @@ def test_round_trip_through_gguf(tmp_path):
         assert list(t.shape) == [8]
     cv = read_control_vector(path)
     assert cv.layers == [2, 3, 6] and cv.n_embd == 8
-    assert cv.metadata == {"emotion": "calm", "layers": [2, 3, 6]}
+    assert cv.metadata == about
+    assert [type(v) for v in cv.metadata.values()] == [type(v) for v in about.values()]
     for i, d in directions.items():
         np.testing.assert_array_equal(cv.directions[i], d)
     # The buffer llama_set_adapter_cvec takes: direction.N at (N-1) x n_embd, scaled.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -57,20 +58,44 @@ def _noise(key: str, numbers: dict[str, float]) -> float:
     return max(1e-4, 1e-3 * max(abs(numbers.get(k, 0.0)) for k in parts))
 
 
+# The complete default run takes 8-9 min in float32 on this project's 2-core machine, a fifth
+# of CI's budget. CI runs it without the steering experiments (their code is run by the
+# .test configuration, tests/test_steering.py): the vectors of all 171 emotions at every
+# layer, their geometry, the logit lens, the scenarios, the bootstrap and the sink profile,
+# every number of which must match. EMOTION_VECTORS_FULL_RUN=1 runs and compares everything
+# (README, "Development": before a release, and after any change to an experiment's code).
+FULL_RUN = os.environ.get("EMOTION_VECTORS_FULL_RUN") == "1"
+SLICE = ["geometry", "lens", "generalisation", "uncertainty", "attention_sinks"]
+
+
 @pytest.mark.slow
 def test_a_fresh_default_run_reproduces_the_committed_summary(tmp_path):
-    """The complete default run (171 emotions, all layers, every control), from nothing:
-    its summary.json must be the committed one, up to float noise, so the README cannot
-    quote numbers the code no longer produces. In float32, the reference precision: `auto`
-    is bfloat16 on CPUs with bfloat16 units and float32 elsewhere, and bfloat16 kernels
-    differ between CPUs (bench/RESULTS.md compares the two dtypes' numbers)."""
-    run_snakemake(tmp_path, "--config", "dtype=float32", timeout=3600)
-    fresh = json.loads(Path(Layout(tmp_path / "results").summary(MODEL)).read_text())
+    """The default run (171 emotions, all layers, every control), from nothing: its
+    summary.json must be the committed one, up to float noise, so the README cannot quote
+    numbers the code no longer produces. In float32, the reference precision: `auto` is
+    bfloat16 on CPUs with bfloat16 units and float32 elsewhere, and bfloat16 kernels differ
+    between CPUs (bench/RESULTS.md compares the two dtypes' numbers). Without
+    EMOTION_VECTORS_FULL_RUN=1, the analyses of SLICE only, whose every number must match."""
+    selected = [] if FULL_RUN else [f"analyses={SLICE}".replace(" ", "").replace("'", "")]
+    run_snakemake(tmp_path, "--config", "dtype=float32", *selected, timeout=3600)
+    layout = Layout(tmp_path / "results")
+    fresh = json.loads(Path(layout.summary(MODEL)).read_text())
     committed = json.loads(findings.snapshot_path().read_text())
-    assert fresh.keys() == committed.keys()
+    if FULL_RUN:
+        assert fresh.keys() == committed.keys()
+    else:
+        assert fresh.keys() <= committed.keys(), fresh.keys() - committed.keys()
+        assert set(fresh["holds"]) == {"valence_geometry", "arousal_geometry", "logit_lens",
+                                       "implicit_scenarios"}  # fmt: skip
+        assert "valence_r" in fresh and "lens_hit_rate" in fresh and "bootstrap" in fresh
     a, b = dict(_numbers(fresh)), dict(_numbers(committed))
-    assert a.keys() == b.keys()
+    assert a.keys() <= b.keys() and (not FULL_RUN or a.keys() == b.keys())
     differ = [k for k in a if not math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=_noise(k, b))]
     assert not differ, [(k, a[k], b[k]) for k in differ[:10]]
     # The steering unit at layer 20 is the sink-free residual norm (~224; 573 with the sink).
-    assert abs(fresh["steering_unit"] - 224) / 224 < 0.10
+    norms = json.loads(Path(layout.residual_norms(MODEL)).read_text())
+    assert (
+        abs(norms["mean_norm"]["20"] - 224) / 224
+        < 0.10
+        < norms["mean_norm_with_sinks"]["20"] / 224 - 1
+    )
