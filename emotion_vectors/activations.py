@@ -23,12 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from .architecture import architecture
 from .pooling import Pooling, pool_weights, sink_positions
 from .progress import progress
+
+# torch and transformers only inside the functions (imported when a model runs); for types here.
+if TYPE_CHECKING:
+    import torch
+    from transformers.cache_utils import Cache, CacheLayerMixin, DummyLayer
 
 # ---------------------------------------------------------------- tokens and weights
 
@@ -85,7 +91,7 @@ class Prefix:
     layers (the sink rule compares against the median over the whole passage)."""
 
     ids: tuple[int, ...]
-    own: object  # [p] bool: not a special token
+    own: torch.Tensor  # [p] bool: not a special token
     kv: list  # per decoder layer: (keys, values), each [1, kv_heads, p, head_dim]
     norms: dict  # layer -> [p] float32
 
@@ -100,20 +106,22 @@ class Batch:
     that continues shared prefixes holds, per row, the tokens after its prefix and
     `prefixes`, one per row (rows of one batch may have prefixes of different lengths)."""
 
-    ids: object  # [batch, tokens] long
-    mask: object  # attention mask
-    own: object  # [batch, tokens] bool
-    weights: object  # [batch, tokens] float32 pooling weights (before per-layer sinks)
+    ids: torch.Tensor  # [batch, tokens] long
+    mask: torch.Tensor  # attention mask
+    own: torch.Tensor  # [batch, tokens] bool
+    weights: torch.Tensor  # [batch, tokens] float32 pooling weights (before per-layer sinks)
     prefixes: list[Prefix] | None = None
 
     @property
     def prefix_width(self) -> int:
         return max(len(p) for p in self.prefixes) if self.prefixes else 0
 
-    def prefix_rows(self, values: Callable, fill) -> object:
+    def prefix_rows(self, values: Callable, fill) -> torch.Tensor:
         """[batch, prefix_width, ...]: `values(prefix)` of each row, right-padded with `fill`."""
         import torch
 
+        if self.prefixes is None:
+            raise ValueError("prefix_rows of a batch without prefixes")
         rows, width = [], self.prefix_width
         for prefix in self.prefixes:
             row = values(prefix)
@@ -228,6 +236,8 @@ def _continuation(model, batch: Batch) -> dict:
     from the row's own prefix length, as in an unpadded pass of the whole passage."""
     import torch
 
+    if batch.prefixes is None:  # run_layers continues only a batch with prefixes
+        raise ValueError("a continuation needs a batch with prefixes")
     width = batch.prefix_width
     kv = []
     for layer in range(len(batch.prefixes[0].kv)):
@@ -251,6 +261,13 @@ def _continuation(model, batch: Batch) -> dict:
     }
 
 
+def attention_layers(cache: Cache) -> list[CacheLayerMixin | DummyLayer]:
+    """A transformers cache's layers, as the attention layers they are here. Cache.layers is
+    typed to admit linear-attention layers too, which hold no keys or values (one would fail
+    where its keys are read, as before); the decoders this package runs have none."""
+    return cast("list[CacheLayerMixin | DummyLayer]", cache.layers)
+
+
 def forward_prefix(model, ids: Sequence[int], special: Sequence[int], layers: Sequence[int]):
     """Forward the first tokens of a passage alone (batch of one, so the result does not
     depend on other passages) and keep what continuing from them needs."""
@@ -267,7 +284,7 @@ def forward_prefix(model, ids: Sequence[int], special: Sequence[int], layers: Se
     row = torch.tensor([list(ids)], dtype=torch.long)
     batch = Batch(row, torch.ones_like(row), own[None], torch.zeros(row.shape))
     run_layers(model, batch, layers, reduce, cache=cache)
-    kv = [(layer.keys, layer.values) for layer in cache.layers if layer.is_initialized]
+    kv = [(layer.keys, layer.values) for layer in attention_layers(cache) if layer.is_initialized]
     return Prefix(tuple(ids), own, kv, norms)
 
 
@@ -395,6 +412,8 @@ def _means_under(
 def span_weights(tok: Tokenized, i: int, ranges: Sequence[tuple[int, int]]) -> np.ndarray:
     """[tokens] 1.0 where text i's own token overlaps one of the character `ranges`
     ([start, end)), else 0.0."""
+    if tok.starts is None or tok.ends is None:
+        raise ValueError("span weights need token offsets: tokenize(..., offsets=True)")
     starts, ends = np.asarray(tok.starts[i]), np.asarray(tok.ends[i])
     inside = np.zeros(len(starts), dtype=bool)
     for a, b in ranges:

@@ -121,7 +121,8 @@ def read_suite(path: str | Path, workdir: Path | None = None) -> Suite:
 
 def read_suites(paths: Sequence[str | Path], workdir: Path | None = None) -> list[Suite]:
     """Every suite of a run; two suites may not share a name."""
-    suites, seen = [], {}
+    suites: list[Suite] = []
+    seen: dict[str, str] = {}
     for path in paths:
         suite = read_suite(path, workdir)
         if suite.name in seen:
@@ -153,7 +154,8 @@ def _text(value, label: str, key: str) -> str:
 def _inline_items(entries, label: str) -> list[Item]:
     if not isinstance(entries, list) or len(entries) < 2:
         raise ConfigError(label, "items", "expected a list of at least 2 items")
-    items, seen = [], set()
+    items: list[Item] = []
+    seen: set[str] = set()
     for i, entry in enumerate(entries):
         where = f"items[{i}]"
         if not isinstance(entry, dict):
@@ -453,12 +455,12 @@ def forward_item_prefixes(
     for group, ids in zip(groups, full, strict=True):
         members.setdefault(group, []).append(ids)
     stem_of = {}
-    for group in members.values():
-        n, limit = 0, min(len(ids) for ids in group) - 1  # each keeps a token of its own
-        while n < limit and all(ids[n] == group[0][n] for ids in group):
+    for group_ids in members.values():
+        n, limit = 0, min(len(ids) for ids in group_ids) - 1  # each keeps a token of its own
+        while n < limit and all(ids[n] == group_ids[0][n] for ids in group_ids):
             n += 1
-        for ids in group:
-            stem_of[ids] = group[0][:n]
+        for ids in group_ids:
+            stem_of[ids] = group_ids[0][:n]
     stems = list(dict.fromkeys(stem_of.values()))
     heads = forward_prefixes(model, [_Stem(s) for s in stems], layer, batch_size)
     out = {}
@@ -467,12 +469,12 @@ def forward_item_prefixes(
         chunk = pending[start : start + batch_size]
         rests = [ids[len(stem_of[ids]) :] for ids in chunk]
         width = max(len(r) for r in rests)
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
+        rest_ids = torch.zeros((len(chunk), width), dtype=torch.long)
         mask = torch.zeros((len(chunk), width), dtype=torch.long)
         for row, rest in enumerate(rests):
-            ids[row, : len(rest)] = torch.tensor(rest)
+            rest_ids[row, : len(rest)] = torch.tensor(rest)
             mask[row, : len(rest)] = 1
-        batch = Batch(ids, mask, mask.bool(), mask.float(),
+        batch = Batch(rest_ids, mask, mask.bool(), mask.float(),
                       [heads[stem_of[c]].prefix for c in chunk])  # fmt: skip
         inputs = _continuation(model, batch)
         with torch.inference_mode():
@@ -541,7 +543,7 @@ def score_prompts(
     from .preference import choice_logodds
 
     # The two orders of an item (prompts 2k, 2k + 1) stay together: they share a stem.
-    pair_length = {}
+    pair_length: dict[int, int] = {}
     for i, p in enumerate(prompts):
         pair_length[i // 2] = max(pair_length.get(i // 2, 0), p.span_b[0])
     order = sorted(range(len(prompts)), key=lambda i: (pair_length[i // 2], i))

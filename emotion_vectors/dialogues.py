@@ -160,7 +160,8 @@ def build_dialogues(dialogue_set: DialogueSet, emotions: Sequence[str]) -> list[
 
 
 def _dialogue(template: Template, emotion: str, feeler: str, other: str, nxt: str) -> Dialogue:
-    text, spans = "", {"own": [], "other": [], "last": [], "colon": []}
+    text = ""
+    spans: dict[str, list[tuple[int, int]]] = {"own": [], "other": [], "last": [], "colon": []}
     slot = template.emotion_turn
     for j, (role, line) in enumerate(template.turns):
         name = feeler if role == "feeler" else other

@@ -27,7 +27,7 @@ import json
 import re
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,14 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+def _cells(cells: Sequence[str | None]) -> list[str]:
+    """The cells of a table row, each a text: None is a number the summary lacks."""
+    present = [c for c in cells if c is not None]
+    if len(present) != len(cells):
+        raise ValueError(f"a findings table row lacks a number: {cells}")
+    return present
+
+
 def headline_table(s: Mapping[str, Any]) -> str:
     """The README's main findings table: each result with its interval, its control and
     the verdict against that control, beside the seed's published figure."""
@@ -129,7 +137,7 @@ def headline_table(s: Mapping[str, Any]) -> str:
         f"ours ({s['model']}, {s['emotions']} emotions, layer {s['analysis_layer']}) | "
         "control | verdict |\n| --- | --- | --- | --- | --- |\n"
     )
-    return head + "\n".join("| " + " | ".join(row) + " |" for row in rows)
+    return head + "\n".join("| " + " | ".join(_cells(row)) + " |" for row in rows)
 
 
 def _preference_controls(s: Mapping[str, Any]) -> str:
@@ -159,7 +167,7 @@ def _ci(m: Mapping | None) -> str:
     return f"{m['ci'][0]:.2f}–{m['ci'][1]:.2f}"
 
 
-def _steering_row(s: Mapping[str, Any]) -> tuple[str, ...]:
+def _steering_row(s: Mapping[str, Any]) -> tuple[str | None, ...]:
     tests = s.get("steering_in_distribution_by_test") or {}
     word = tests.get("He feels / emotion word")
     if word is None:  # a summary from before the in-distribution nulls
@@ -187,8 +195,8 @@ def _steering_row(s: Mapping[str, Any]) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _emobank_rows(s: Mapping[str, Any]) -> list[tuple[str, ...]]:
-    rows = []
+def _emobank_rows(s: Mapping[str, Any]) -> list[tuple[str | None, ...]]:
+    rows: list[tuple[str | None, ...]] = []
     for axis in ("valence", "arousal"):
         m = s.get(f"emobank_{axis}_r")
         if not m:
@@ -243,12 +251,12 @@ def _p(p: float | None) -> str:
     return "–" if p is None else f"{p:.2g}"
 
 
-def _valence_rows(s: Mapping[str, Any]) -> list[tuple[str, ...]]:
+def _valence_rows(s: Mapping[str, Any]) -> list[tuple[str | None, ...]]:
     """PC1 against human valence (Glasgow, VADER), PC2 against human arousal: each decided
     against the same cross-validated probe on the words' input embeddings."""
     valence, glasgow = s["valence_r"], s.get("valence_r_glasgow") or {}
     holds, arousal = s["holds"], s.get("arousal_r")
-    rows = [(
+    rows: list[tuple[str | None, ...]] = [(
         f"PC1 vs human valence (Glasgow Norms, n = {glasgow.get('n')}; VADER, n = "
         f"{valence['n']}), r [95 % CI, emotions resampled]", "not measured (paper: 0.81, n = 45)",
         f"{fmt_measure(glasgow)}; VADER {fmt_measure(valence)}; within positive emotions "
@@ -267,7 +275,7 @@ def _valence_rows(s: Mapping[str, Any]) -> list[tuple[str, ...]]:
             f"{arousal.get('component', 'PC2')} vs human arousal (Glasgow Norms, n = "
             f"{arousal.get('n')}), r [95 % CI, emotions resampled]",
             "not measured (paper: 0.66)", fmt_measure(arousal),
-            f"shuffled labels {fmt_p(arousal.get('p'), PERMUTATIONS)}; probe on the vectors "
+            f"shuffled labels {fmt_p(arousal['p'], PERMUTATIONS)}; probe on the vectors "
             f"{fmt_measure(s.get('arousal_probe_r_vectors'))} vs on the words' input embeddings "
             f"{fmt_measure(s.get('arousal_probe_r_layer0'))}: difference "
             f"{fmt_measure(s.get('arousal_probe_difference'))}",
@@ -430,7 +438,7 @@ def stories_table(runs: list[Mapping[str, Any]]) -> str:
         return (f"{fmt_measure(h['top1'])} (layers {h['chosen_on_half_1']}, "
                 f"{h['chosen_on_half_0']})")  # fmt: skip
 
-    rows = [
+    rows: list[tuple[str, list[str | None]]] = [
         (f"implicit scenarios top-1 (chance {chance[0]:.2f})",
          [fmt_measure(e["top1"]) for e in per]),
         (f"top-3 (chance {chance[1]:.2f})", [fmt_measure(e["top3"]) for e in per]),
@@ -441,7 +449,7 @@ def stories_table(runs: list[Mapping[str, Any]]) -> str:
          [_num(e.get("valence_r")) for e in per]),
     ]  # fmt: skip
     text = "| | " + " | ".join(heads) + " |\n| --- |" + " --- |" * len(heads) + "\n"
-    text += "\n".join(f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows)
+    text += "\n".join(f"| {name} | " + " | ".join(_cells(cells)) + " |" for name, cells in rows)
     for s, gen in zip(runs, gens, strict=True):
         agree = gen.get("agreement")
         if agree:
@@ -551,8 +559,8 @@ def _short(model: str) -> str:
 def story_quality_table(runs: list[Mapping[str, Any]]) -> str:
     """What each writer wrote and whether a reader recognises the emotion, one column per
     story run (generalisation.stories_checked of its summary)."""
-    checked = [(s["model"], (s.get("generalisation") or {}).get("stories_checked")) for s in runs]
-    checked = [(m, c) for m, c in checked if c]
+    found = [(s["model"], (s.get("generalisation") or {}).get("stories_checked")) for s in runs]
+    checked = [(m, c) for m, c in found if c]
     if not checked:
         return "(no story run with story checks)"
 
@@ -904,7 +912,11 @@ def replace_blocks(text: str, blocks: Mapping[str, str]) -> str:
         pattern = re.compile(rf"(<!-- findings:{name} -->\n).*?(<!-- /findings:{name} -->)", re.S)
         if not pattern.search(text):
             raise ValueError(f"README.md has no <!-- findings:{name} --> block")
-        text = pattern.sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(2), text)
+
+        def fill(m: re.Match[str], body: str = body) -> str:
+            return m.group(1) + body + "\n" + m.group(2)
+
+        text = pattern.sub(fill, text)
     return text
 
 
@@ -914,11 +926,17 @@ def _load(path: Path | None) -> dict | None:
 
 def expected_readme(readme: str, summary_file: Path, before_file: Path | None) -> str:
     stories = [_load(snapshot_path(m, "stories")) for m in STORY_MODELS]
-    compared = [_load(snapshot_path(m)) for m in COMPARED if snapshot_path(m).exists()]
+    # _load is None only where the file is missing: the existing summaries, in order.
+    compared: list[Mapping[str, Any]] = [
+        x for x in (_load(snapshot_path(m)) for m in COMPARED) if x is not None
+    ]
     preference = [_load(snapshot_path(m, run)) for m, run in PREFERENCE_RUNS]
     speakers = [_load(snapshot_path(m, run)) for m, run in SPEAKERS_RUNS]
+    summary = _load(summary_file)
+    if summary is None:
+        raise FileNotFoundError(f"no run summary at {summary_file}")
     blocks = render(
-        _load(summary_file), _load(before_file), [x for x in stories if x is not None],
+        summary, _load(before_file), [x for x in stories if x is not None],
         compared if len(compared) == len(COMPARED) else None, _load(ACROSS),
         [p for p in preference if p is not None], _load(BEFORE_CONTROLS),
         _load(snapshot_path(*STORY_CURVE_RUN)), [x for x in speakers if x is not None],

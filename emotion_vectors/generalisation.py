@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def ranks_of(scores: np.ndarray, truth: np.ndarray, seed: int = 0) -> tuple[np.n
 def accuracy(ranks: np.ndarray, candidates: int) -> dict:
     """Top-1 and top-3 accuracy with Wilson intervals, chance and the binomial p."""
     n = len(ranks)
-    out = {"passages": n, "candidates": candidates}
+    out: dict[str, Any] = {"passages": n, "candidates": candidates}
     for k in (1, 3):
         hits = int((ranks < k).sum())
         chance = min(k, candidates) / candidates
@@ -185,8 +186,8 @@ def fit_tfidf_centroids(texts: Sequence[str], labels: Sequence[str], emotions: S
 
     vectorizer = TfidfVectorizer(sublinear_tf=True)
     matrix = vectorizer.fit_transform(list(texts))
-    labels = np.asarray(labels)
-    centroids = np.vstack([np.asarray(matrix[labels == e].mean(axis=0)).ravel() for e in emotions])
+    label = np.asarray(labels)
+    centroids = np.vstack([np.asarray(matrix[label == e].mean(axis=0)).ravel() for e in emotions])
     return vectorizer, centroids
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .stats import fisher_interval, measure, pearson, permutation_null_r, ridge_loo_predict
 
@@ -91,15 +92,15 @@ def _ranks(x: np.ndarray) -> np.ndarray:
     return rankdata(x)
 
 
-def correlate(x: Sequence[float], y: Sequence[float]) -> Correlation:
+def correlate(x: ArrayLike, y: ArrayLike) -> Correlation:
     """Pearson and Spearman r over the pairs where both values are known (not NaN)."""
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    known = np.isfinite(x) & np.isfinite(y)
+    xa, ya = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    known = np.isfinite(xa) & np.isfinite(ya)
     n = int(known.sum())
     if n < MIN_RATED:
         return Correlation(math.nan, math.nan, n)
-    x, y = x[known], y[known]
-    return Correlation(pearson(x, y), pearson(_ranks(x), _ranks(y)), n)
+    xa, ya = xa[known], ya[known]
+    return Correlation(pearson(xa, ya), pearson(_ranks(xa), _ranks(ya)), n)
 
 
 def orient(
@@ -176,7 +177,7 @@ def sanity_table(
 
 
 def component_correlations(
-    result: PCA, norms: Mapping[str, np.ndarray | None], sources: Mapping[str, str]
+    result: PCA, norms: Mapping[str, np.ndarray | None], sources: Mapping[str, str | None]
 ) -> pd.DataFrame:
     """Pearson and Spearman r (with n) of every component against every norm given."""
     rows = []
@@ -205,7 +206,9 @@ def layer_summary(
 ) -> dict:
     """One row of the layer sweep: variance shares and norm correlations at one layer."""
     result, _ = orient(pca(vectors, n_components), emotions, valence, arousal, positive_anchors)
-    row = {f"pc{k + 1}_variance": float(v) for k, v in enumerate(result.explained)}
+    row: dict[str, float | str] = {
+        f"pc{k + 1}_variance": float(v) for k, v in enumerate(result.explained)
+    }
     c = correlate(result.scores[:, 0], valence)
     row |= {"valence_pearson": c.pearson, "valence_spearman": c.spearman, "valence_n": c.n}
     # At some depths valence may sit on another component; say where it is strongest.

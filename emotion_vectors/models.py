@@ -236,11 +236,20 @@ def locate_weights(spec: ModelSpec) -> WeightsLocation:
 JOIN_BLOCK = 8 * 2**20
 
 
+def _parts_fields(spec: ModelSpec) -> tuple[int, str, str]:
+    """(part count, sha256, joined file name) of a `parts:` source: the models schema requires
+    all three of such a source."""
+    if spec.parts is None or spec.sha256 is None or spec.gguf_file is None:
+        raise ValueError(f"model {spec.key!r}: a parts: source needs parts, sha256 and gguf_file")
+    return spec.parts, spec.sha256, spec.gguf_file
+
+
 def part_paths(spec: ModelSpec) -> list[Path]:
     """The files of parts 1..N of a `parts:<prefix>` source, in order: module <prefix><i>
     of each part package returns its file from get_part_path()."""
+    count, _, _ = _parts_fields(spec)
     paths = []
-    for i in range(1, spec.parts + 1):
+    for i in range(1, count + 1):
         name = f"{spec.source_target}{i}"
         try:
             module = importlib.import_module(name)
@@ -264,7 +273,8 @@ def part_paths(spec: ModelSpec) -> list[Path]:
 def assembled_path(spec: ModelSpec) -> Path:
     """Where the joined file of a parts source lives: one folder per sha256, so another
     file under the same name never replaces it."""
-    return cache_root() / "assembled" / spec.sha256[:16] / spec.gguf_file
+    _, sha256, name = _parts_fields(spec)
+    return cache_root() / "assembled" / sha256[:16] / name
 
 
 def _marker(path: Path) -> Path:
@@ -316,13 +326,14 @@ def assemble_parts(spec: ModelSpec) -> Path:
     checked against the declared sha256; later calls reuse it. Temporary name, then an
     atomic rename: concurrent jobs or a killed one never leave a half-written file in place."""
     target = assembled_path(spec)
-    if _is_verified(target, spec.sha256):
+    _, sha256, _ = _parts_fields(spec)
+    if _is_verified(target, sha256):
         return target
     paths = part_paths(spec)
     target.parent.mkdir(parents=True, exist_ok=True)
     log.info("joining %d parts of %s into %s (once)", len(paths), spec.key, target)
     tmp, digest = _join(paths, target.parent)
-    if digest != spec.sha256:
+    if digest != sha256:
         tmp.unlink()
         raise ModelUnavailable(
             f"model {spec.key!r}: the {len(paths)} parts {spec.source_target}1.."
@@ -331,7 +342,7 @@ def assemble_parts(spec: ModelSpec) -> Path:
             + _install_hint(spec)
         )
     os.replace(tmp, target)
-    _write_marker(target, spec.sha256)
+    _write_marker(target, sha256)
     return target
 
 
@@ -469,6 +480,8 @@ def _load_local_gguf(spec: ModelSpec, where: WeightsLocation, dtype: str, common
     safetensors when there are some, else the GGUF file, converted once for next time."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    if where.gguf_file is None:  # load_model comes here only for a GGUF file
+        raise ValueError(f"model {spec.key!r}: {where.folder} names no GGUF file")
     gguf_path = Path(where.folder) / where.gguf_file
     conv = _conversion_dir(spec, gguf_path, dtype)
     problem = conversion_problem(conv) if conv.exists() else "absent"

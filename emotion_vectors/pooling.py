@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 # own environment (which has no numpy under --sdm conda).
 if TYPE_CHECKING:
     import numpy as np
+    from numpy.typing import ArrayLike
 
 # Bump when the pooled numbers an unchanged config produces would change: it is part of
 # every activation cache key (`Pooling.fingerprint`).
@@ -84,7 +85,7 @@ class Pooling:
 
 
 def pool_weights(
-    special: Sequence[int],
+    special: ArrayLike,
     pool_start: int,
     starts: Sequence[int] | None = None,
     from_char: int = 0,

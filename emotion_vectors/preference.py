@@ -32,11 +32,19 @@ import contextlib
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .architecture import architecture
 from .progress import progress
+
+# torch and activations only inside the functions that run the model; for types here.
+if TYPE_CHECKING:
+    import torch
+
+    from .activations import Prefix
 
 ELO_SCALE = 400 / math.log(10)
 ELO_BASE = 1000.0
@@ -81,9 +89,9 @@ def debiased(d_forward: np.ndarray, d_reverse: np.ndarray) -> np.ndarray:
 
 def bradley_terry(
     n: int,
-    first: Sequence[int],
-    second: Sequence[int],
-    outcome: Sequence[float],
+    first: ArrayLike,
+    second: ArrayLike,
+    outcome: ArrayLike,
     ridge: float = 0.0,
     tol: float = 1e-10,
     max_iter: int = 100,
@@ -152,6 +160,17 @@ def to_elo(scores: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- prompts
+
+
+class PrefixedPrompt(Protocol):
+    """What forwarding and scoring a prompt read of it: its token ids and option B's token
+    range, the tokens before which are its prefix (a ChoicePrompt, behaviour's prompts)."""
+
+    @property
+    def ids(self) -> tuple[int, ...]: ...
+
+    @property
+    def span_b(self) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -238,12 +257,12 @@ class PromptStates:
     """What the preference experiment keeps of the forwarded prefix of a prompt: its
     keys and values (for continuing from it) and the analysis layer's residual states."""
 
-    prefix: object  # activations.Prefix
-    states: object  # [tokens, width] float32 at the analysis layer
+    prefix: Prefix
+    states: torch.Tensor | None  # [tokens, width] float32 at the analysis layer
 
 
 def forward_prefixes(
-    model, prompts: Sequence[ChoicePrompt], layer: int, batch_size: int = 64
+    model, prompts: Sequence[PrefixedPrompt], layer: int, batch_size: int = 64
 ) -> dict[tuple, PromptStates]:
     """Every distinct prompt prefix (the tokens before option B), forwarded once. The
     tokens all prefixes share (chat header, question, "A:") go through the model once, the
@@ -270,7 +289,7 @@ def forward_prefixes(
             mask[row, : len(rest)] = 1
         batch = Batch(ids, mask, mask.bool(), mask.float(), [head] * len(chunk))
         inputs = _continuation(model, batch)
-        kept = {}
+        kept: dict[str, torch.Tensor] = {}
 
         def hook(_module, _inputs, output, kept=kept):
             kept["states"] = (output[0] if isinstance(output, tuple) else output).float().cpu()
@@ -311,11 +330,11 @@ def _forward_alone(model, ids: Sequence[int], layer: int):
     import torch
     from transformers import DynamicCache
 
-    from .activations import Batch, Prefix, run_layers
+    from .activations import Batch, Prefix, attention_layers, run_layers
 
     arch = architecture(model)
     cache = DynamicCache(config=model.config)
-    kept: dict[str, object] = {}
+    kept: dict[str, torch.Tensor] = {}
 
     def reduce(at: int, hidden) -> None:
         if at == layer:
@@ -325,11 +344,11 @@ def _forward_alone(model, ids: Sequence[int], layer: int):
     own = torch.ones_like(row, dtype=torch.bool)
     batch = Batch(row, torch.ones_like(row), own, torch.zeros(row.shape))
     run_layers(model, batch, sorted({layer, arch.num_layers}), reduce, cache=cache)
-    kv = [(c.keys, c.values) for c in cache.layers if c.is_initialized]
+    kv = [(c.keys, c.values) for c in attention_layers(cache) if c.is_initialized]
     return Prefix(tuple(ids), own[0], kv, {}), kept["states"]
 
 
-def _continuation_batch(prompts: Sequence[ChoicePrompt], prefixes: Mapping, pad_id: int):
+def _continuation_batch(prompts: Sequence[PrefixedPrompt], prefixes: Mapping, pad_id: int):
     import torch
 
     from .activations import Batch
@@ -368,7 +387,7 @@ def _answer_logodds(model, hidden, last, answers: tuple[list[int], list[int]]) -
 
 def choice_logodds(
     model,
-    prompts: Sequence[ChoicePrompt],
+    prompts: Sequence[PrefixedPrompt],
     prefixes: Mapping[tuple, PromptStates],
     answers: tuple[list[int], list[int]],
     pad_id: int,
@@ -464,6 +483,8 @@ def option_means(
             continue
         ids = p.ids[: p.span_b[0]]
         states = prefixes[ids].states
+        if states is None:  # forward_prefixes keeps the states of every prefix
+            raise ValueError(f"the prefix of activity {p.first} was kept without its states")
         option = torch.zeros(len(states), dtype=torch.bool)
         option[p.span_a[0] : p.span_a[1]] = True
         own = torch.tensor([t not in special for t in ids], dtype=torch.bool)

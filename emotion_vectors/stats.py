@@ -7,10 +7,10 @@ binomial quantiles); every random draw comes from a seeded generator the caller 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 CONFIDENCE = 0.95
 
@@ -21,8 +21,11 @@ def _z(confidence: float) -> float:
     return float(norm.ppf(0.5 + confidence / 2))
 
 
-def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of a proportion successes / n (good at 0 and 1 and small n)."""
+def wilson_interval(
+    successes: float, n: int, confidence: float = CONFIDENCE
+) -> tuple[float, float]:
+    """Wilson score interval of a proportion successes / n (good at 0 and 1 and small n);
+    `successes` may be a sum of partial credits."""
     if n <= 0:
         return (math.nan, math.nan)
     z = _z(confidence)
@@ -41,7 +44,7 @@ def fisher_interval(r: float, n: int, confidence: float = CONFIDENCE) -> tuple[f
     return (math.tanh(z - q * se), math.tanh(z + q * se))
 
 
-def empirical_p(observed: float, null: Sequence[float], greater: bool = True) -> float:
+def empirical_p(observed: float, null: ArrayLike, greater: bool = True) -> float:
     """Share of the control draws at least as extreme as the observed value, with the +1
     correction (the observed value counts as one draw), so p is never 0: with N draws the
     smallest p is 1 / (N + 1)."""
@@ -81,9 +84,7 @@ def permutation_null_r(
     return np.abs(shuffled @ x)
 
 
-def percentile_interval(
-    values: Sequence[float], confidence: float = CONFIDENCE
-) -> tuple[float, float]:
+def percentile_interval(values: ArrayLike, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Percentile bootstrap interval of the finite values."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -132,7 +133,7 @@ def ridge_loo_predict(
     train_x: np.ndarray,
     train_y: np.ndarray,
     new_x: np.ndarray,
-    alphas: Sequence[float] = RIDGE_ALPHAS,
+    alphas: ArrayLike = RIDGE_ALPHAS,
 ) -> np.ndarray:
     """Predictions for `new_x` of a ridge regression with an unpenalised intercept, fitted
     on the training rows with the penalty of least leave-one-out squared error among
@@ -155,7 +156,7 @@ def ridge_loo_predict(
     return (np.asarray(new_x, dtype=np.float64) - x_mean) @ (xc.T @ dual[:, best]) + y_mean
 
 
-def holm(p: Sequence[float]) -> np.ndarray:
+def holm(p: ArrayLike) -> np.ndarray:
     """Holm's step-down adjusted p-values (NaN stays NaN)."""
     p = np.asarray(p, dtype=np.float64)
     out = np.full(len(p), np.nan)

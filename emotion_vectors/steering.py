@@ -24,11 +24,15 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .architecture import architecture
 from .progress import progress
+
+if TYPE_CHECKING:  # for the annotation only: steering does not import models when it runs
+    from .models import LoadedModel
 
 log = logging.getLogger("emotion_vectors")
 
@@ -121,7 +125,7 @@ def prompt_prefix(model, prompt_ids: Sequence[int]) -> PromptPrefix:
     return PromptPrefix(list(prompt_ids), outputs, updates)
 
 
-def recorded_pass(model, inputs: Mapping) -> tuple[list, list[list], object]:
+def recorded_pass(model, inputs: Mapping) -> tuple[list, list[list], Any]:
     """One unsteered forward pass of the decoder stack on `inputs` (any batch, any cache)
     that records every block's output and every key/value entry a block wrote to the
     cache, as (layer index, args, kwargs) of `Cache.update`: what `replaying` feeds a later
@@ -340,6 +344,8 @@ def word_logprobs(
         ids = torch.tensor([list(prompt_ids)] * len(rows), device=device)
         ctx = contextlib.ExitStack()
         if deltas is not None:
+            if layer is None:
+                raise ValueError("steered conditions (deltas) need the layer to steer")
             if prefix is not None:
                 ctx.enter_context(replaying(model, prefix, layer))
             ctx.enter_context(steer(model, layer, np.asarray(deltas)[rows]))
@@ -388,7 +394,7 @@ def _add_continuations(
         cache = copy.deepcopy(cache) if len(longer) > len(chunk) else cache
         cache.reorder_cache(torch.tensor([pairs[k][0] for k in chunk], device=arch.device))
         mask = torch.ones((len(chunk), prompt_len + width), device=arch.device)
-        replay = contextlib.nullcontext()
+        replay: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         if below is not None:
             replay = replaying_continuation(model, below, [pairs[k][1] for k in chunk], width)
         with replay:
@@ -544,7 +550,7 @@ class SteeringSession:
     computed, keyed by (vector file, layer, emotion, strength, word), so an experiment
     that repeats a condition of another reads it instead of running it again."""
 
-    loaded: object
+    loaded: LoadedModel
     prompt: list[int]
     prefix: PromptPrefix
     residual_norms: dict[int, float]  # the steering unit per layer

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from .stats import derangement, empirical_p, measure, wilson_interval
 from .steering import unit_rows
@@ -82,7 +83,7 @@ def z_scores(own: np.ndarray, null: np.ndarray) -> np.ndarray:
     return (np.asarray(own, dtype=np.float64) - mean) / np.where(sd > 0, sd, np.nan)
 
 
-def null_stats(own: Sequence[float], null: np.ndarray) -> pd.DataFrame:
+def null_stats(own: ArrayLike, null: np.ndarray) -> pd.DataFrame:
     """Per word (rows of `null`, [words, draws], NaN = no draw): the null's mean and sd, the
     z of the own change, its one-sided normal p (not floored), the share of draws the own
     change beats, the empirical p ((k + 1) / (n + 1), k draws at least as high) and n."""
@@ -107,7 +108,7 @@ def null_stats(own: Sequence[float], null: np.ndarray) -> pd.DataFrame:
 
 
 def resampled_share(
-    own: Sequence[float], null: np.ndarray, groups: Sequence[str], alpha: float,
+    own: ArrayLike, null: np.ndarray, groups: Sequence[str], alpha: float,
     draws: int, seed: int,
 ) -> dict:  # fmt: skip
     """The share of words whose own change beats the null (z-test p < alpha) and the median

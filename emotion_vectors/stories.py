@@ -73,7 +73,7 @@ def story_requests(
 ) -> list[StoryRequest]:
     """Every story of one emotion: each topic `stories_per_topic` times, the person
     alternating between first and third, the third-person characters rotating."""
-    out = []
+    out: list[StoryRequest] = []
     for k in range(stories_per_topic):
         for t, topic in enumerate(topics):
             index = len(out)

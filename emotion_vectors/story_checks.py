@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -133,7 +134,7 @@ def agreement_table(
     )
     overall = float(hits.mean())
     lo, hi = wilson_interval(float(hits.sum()), len(hits))
-    per_emotion = {}
+    per_emotion: dict[str, dict[str, Any]] = {}
     for e in emotions:
         mask = target == col[e]
         n = int(mask.sum())

@@ -36,10 +36,10 @@ def balanced_subset(topics: Sequence[str], n: int, rng: np.random.Generator) -> 
     """n indices of one emotion's stories, spread over topics as evenly as possible: whole
     rounds of one story per topic (topics in random order, a random story of each not yet
     taken), until n are chosen. All of them when n >= len(topics)."""
-    topics = np.asarray(topics)
-    if n >= len(topics):
-        return np.arange(len(topics))
-    pools = {t: list(rng.permutation(np.flatnonzero(topics == t))) for t in np.unique(topics)}
+    topic = np.asarray(topics)
+    if n >= len(topic):
+        return np.arange(len(topic))
+    pools = {t: list(rng.permutation(np.flatnonzero(topic == t))) for t in np.unique(topic)}
     chosen: list[int] = []
     while len(chosen) < n:
         for t in rng.permutation(sorted(pools)):
@@ -94,7 +94,7 @@ def scenario_hits(
     scenarios: np.ndarray,
     labels: Sequence[str],
     candidates: Sequence[str],
-    reference: np.ndarray,
+    reference: np.ndarray | None,
 ) -> np.ndarray:
     """[passages] bool: the true emotion ranked first (generalisation.scenario_ranks)."""
     return scenario_ranks(scenarios, labels, candidates, vectors, reference)[0] == 0
@@ -136,8 +136,8 @@ def valence_point(
     emotions: Sequence[str], vectors_by_draw: Sequence[np.ndarray], valence: Mapping[str, float]
 ) -> dict:
     """|r| of PC1 with human valence over the draws: mean and 95 % range over subsets."""
-    rs = [valence_pc1(emotions, v, valence)["r"] for v in vectors_by_draw]
-    rs = np.array([r for r in rs if r is not None], dtype=np.float64)
+    found = [valence_pc1(emotions, v, valence)["r"] for v in vectors_by_draw]
+    rs = np.array([r for r in found if r is not None], dtype=np.float64)
     if not len(rs):
         return {"abs_r": None, "range": None}
     return {"abs_r": float(rs.mean()), "range": list(percentile_interval(rs))}

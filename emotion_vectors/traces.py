@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from .architecture import adds_bos, architecture
 from .inputs import check_messages
 from .pooling import SINK_RATIO, sink_positions
 from .store import read_activation_matrix, read_vector_layers, read_vectors
+
+if TYPE_CHECKING:  # pandas only inside the functions that build frames; for types here
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def trace_frame(
     return frame
 
 
-def readable(frame) -> object:
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows a summary may average: the text's own tokens that are not sinks."""
     return frame[~frame["special"] & ~frame["sink"]]
 

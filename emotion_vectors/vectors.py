@@ -4,10 +4,11 @@ deterministic (SVD, no randomised solver)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def emotion_means(activations: Mapping[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
@@ -92,6 +93,6 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     return unit @ unit.T
 
 
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+def cosine(a: ArrayLike, b: ArrayLike) -> float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -247,7 +248,8 @@ def _predictions(suite: Suite, emo: pd.DataFrame, rnd: np.ndarray, alpha: float)
     *and* with its bootstrap interval over items on the predicted side of zero (a shift
     beyond the random directions on these items that new items could reverse does not
     count)."""
-    out, ps = {}, []
+    out: dict[str, dict[str, Any]] = {}
+    ps: list[float] = []
     for emotion, sign in suite.predictions.items():
         if emotion not in emo.index:
             out[emotion] = {"expected": PREDICTED[sign], "tested": False, "holds": None}

@@ -265,6 +265,8 @@ def _spaces(job) -> dict[str, tuple[int, np.ndarray]]:
 def _measure(c: Comparison) -> dict:
     out = {"value": _num(c.r), "ci": [_num(c.ci[0]), _num(c.ci[1])], "ci_method": "bootstrap"}
     if c.difference is not None:
+        if c.difference_ci is None:  # emobank.compare sets the difference with its interval
+            raise ValueError("a difference without its interval")
         out["difference"] = _num(c.difference)
         out["difference_ci"] = [_num(c.difference_ci[0]), _num(c.difference_ci[1])]
     return out

@@ -262,7 +262,9 @@ def _write_word_embeddings(keys: Mapping[str, str], folder: Path, output: str) -
 def _sink_totals(groups: Sequence[Group], cache_dir: Path, pool: Pooling) -> dict:
     """Positions left out of the means as attention sinks, per layer, summed over the
     emotions' passages and over the neutral set (from each cache entry's metadata)."""
-    emotion, neutral = {}, {}
+    # {layer (a JSON key): positions left out}
+    emotion: dict[str, int] = {}
+    neutral: dict[str, int] = {}
     for g in groups:
         counts = read_metadata(cache_dir / f"{g.key}.parquet").get("sinks", {})
         target = neutral if g.name == NEUTRAL else emotion

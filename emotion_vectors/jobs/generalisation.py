@@ -131,7 +131,7 @@ class Scenarios:
     def passages(self, layer: int) -> np.ndarray:
         return self._acts[layer][~np.isin(self.role, REFERENCES)]
 
-    def reference(self, layer: int, which: str | None = None) -> np.ndarray:
+    def reference(self, layer: int, which: str | None = None) -> np.ndarray | None:
         """Mean of the reference passages (`which`: REFERENCE or NARRATIVE; None: the
         headline one), or None when none were pooled."""
         rows = self.role == (which or self.primary)
@@ -189,11 +189,13 @@ def generalisation(
         "emotions": len(common),
         "scenario_emotions": candidates,
         "valence_source": vader_source(),
-        "reference": _REFERENCE_TEXT.get(scen.primary if scen else None),
+        "reference": _REFERENCE_TEXT.get(scen.primary) if scen else None,
         **_headline(by_layer, ranks, scen, candidates, analysis_layer, agreement),
     }
     settings = {"bootstrap": 2000, "seed": 0, **(settings or {})}
     if score:
+        if scen is None:  # score is True only with scenarios
+            raise ValueError("no scenarios to test")
         test = ScenarioTest(scen, candidates, analysis_layer, settings)
         if word_file:
             result["lexical_baseline"] = test.embedding_baseline(word_file)
@@ -386,7 +388,10 @@ class ScenarioTest:
         minus the mean over the run's emotions (the raw vector, no denoising) against the
         passages centred on the headline reference, nearest by cosine."""
         centroids = _aligned_raw(vector_file, layer, self.candidates)
-        acts = self.scen.passages(layer) - self.scen.reference(layer)
+        reference = self.scen.reference(layer)
+        if reference is None:  # scenario_activations always pools a neutral set beside them
+            raise ValueError("the scenario passages have no headline neutral reference")
+        acts = self.scen.passages(layer) - reference
         return nearest_centroid_ranks(acts, self.scen.labels, self.candidates, centroids) == 0
 
     def _versus(self, hits: np.ndarray, baselines: Mapping[str, np.ndarray]) -> dict:

@@ -178,6 +178,8 @@ def probe_layers(
     targets, rows, predictions = _probe_targets(norms), [], {}
     for layer in layers:
         x = words if layer == 0 else read_vector_matrix(vector_file, layer)[1]
+        if x is None:  # layer 0 is listed only with the words' input embeddings
+            raise ValueError("the probe at layer 0 needs the words' input embeddings")
         result, _ = orient(
             pca(x, settings["pca_components"]),
             emotions,
@@ -258,6 +260,8 @@ def _probe_headline(
 
 
 def _glasgow_coverage(norms: Norms) -> dict:
+    if norms.glasgow is None:  # called only for a run with Glasgow norms
+        raise ValueError("no Glasgow norms to report the coverage of")
     match = norms.glasgow.match
     return {
         "source": norms.glasgow_source,
@@ -529,9 +533,8 @@ def geometry_across_models(
             ("residual", [np.stack([vectors[m][e] for e in emotions]) for m in (a, b)]),
             ("embedding", [read_word_embeddings(word_files[m], emotions) for m in (a, b)]),
         ):
-            result = correlate_geometries(
-                *(centred_cosines(x) for x in matrices), settings["permutations"], settings["seed"]
-            )
+            first, second = (centred_cosines(x) for x in matrices)
+            result = correlate_geometries(first, second, settings["permutations"], settings["seed"])
             row.update(result.as_dict(kind))
         rows.append(row)
         log.info("%s vs %s over %d emotions: %s", a, b, len(emotions), row)

@@ -55,6 +55,8 @@ def run(job, settings: Mapping, outputs: Mapping[str, str]) -> dict:
         )
         if layer == job.analysis_layer:
             analysis = result
+    if analysis is None:  # the job's layers include its analysis layer
+        raise ValueError(f"layer {job.analysis_layer} is not among the job's {job.layers}")
     hit_rate = hit_rate_measure(analysis, settings["permutations"], settings["seed"])
     _write_tables(analysis, index, job.key, job.analysis_layer, top_k, hit_rate, outputs)
     layer_table = pd.DataFrame(by_layer)

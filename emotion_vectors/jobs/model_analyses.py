@@ -111,6 +111,8 @@ def run_model_analyses(
     for analysis in registry.model_experiments(experiments):
         t0 = time.perf_counter()
         files = {key: outputs[output_name(analysis.name, key)] for key in analysis.outputs}
+        if analysis.section is None:  # every registered model experiment has its section
+            raise ValueError(f"model experiment {analysis.name!r} names no config section")
         analysis_function(analysis, "run")(job, config[analysis.section], files)
         timings[analysis.name] = time.perf_counter() - t0
     log.info(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ def _to_table(dialogues, states, replies) -> pa.Table:
 
 
 def _from_table(table: pa.Table, layers) -> dict[int, dict[str, np.ndarray]]:
-    out = {}
+    out: dict[int, dict[str, np.ndarray]] = {}
     for layer in layers:
         out[layer] = {}
         for kind in KINDS:
@@ -306,7 +307,7 @@ def _cosines(states, index, run_vectors, by_layer, layer, emotions, settings) ->
         "own_run": np.sum(own * run, axis=1),
         "other_run": np.sum(other * run, axis=1),
     }
-    out = {}
+    out: dict[str, Any] = {}
     for name, values in {**{f"halves_{k_}": v for k_, v in halves.items()}, **full}.items():
         out[name] = {"mean": float(values.mean()), "ci": list(emotion_interval(values, reps, seed))}
     gap = halves["own_own"] - halves["own_other"]
@@ -405,7 +406,7 @@ def _reply(states, index, layer, replies, dialogues, draws):
 def _margins(states, index: Index, tokens: str, vectors: str, keep: np.ndarray) -> np.ndarray:
     """[kept rows] margin of each dialogue's emotion in the `vectors` (own, other), read on
     `tokens` held out by template (each next-speaker group centred on its own)."""
-    margin = {}
+    margin: dict[int, float] = {}
     for role in ROLES:
         where, scores = held_out_scores(states, index, Read(tokens, vectors, tokens, role))
         margin.update(zip(where, margins(scores, index.emotion[where]), strict=True))

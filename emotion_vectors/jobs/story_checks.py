@@ -181,7 +181,8 @@ def other_emotions_named(stories: pd.DataFrame, word_forms: str, emotions: Seque
 
     table = read_word_forms(Path(word_forms))
     every = list(table)
-    named_any, named_run, counts = 0, 0, {}
+    named_any, named_run = 0, 0
+    counts: dict[str, int] = {}
     for own, text in zip(stories["emotion"], stories["text"], strict=True):
         others = [e for e, _ in naming_emotions(text, every, table) if e != own]
         named_any += bool(others)

@@ -73,6 +73,8 @@ def uncertainty(
             "pc1_variance": float(result.explained[0]),
         }
         if len(candidates) >= 2:
+            if scen is None:  # candidates are the scenarios' emotions
+                raise ValueError("no scenarios to score")
             acts, ref = scen.passages(layer), scen.reference(layer)
             ranks, _ = scenario_ranks(acts, scen.labels, candidates, vectors[rows], ref)
             out.update(top1=float((ranks == 0).mean()), top3=float((ranks < 3).mean()))

@@ -7,11 +7,15 @@ import base64
 import html
 import io
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..traces import readable, top_emotions
 from . import html_page, pyplot
+
+if TYPE_CHECKING:  # the frames come from traces.trace_frame, which imports pandas
+    import pandas as pd
 
 # Lines drawn along the text: the emotions with the highest mean over the readable tokens.
 LINES = 6
@@ -108,7 +112,7 @@ def _top_table(frame, k: int) -> str:
             "</th></tr>" + "".join(rows) + "</table>")  # fmt: skip
 
 
-def trace_page(name: str, sections: Sequence[tuple[str, object]], model: str, layer: int,
+def trace_page(name: str, sections: Sequence[tuple[str, pd.DataFrame]], model: str, layer: int,
                top_k: int = 3) -> str:  # fmt: skip
     """One text's page: per section (as written; with the model's own reply), the coloured
     tokens, the line plot and the top emotions per message."""
