@@ -265,3 +265,23 @@ def test_bootstrap_help_answers_before_installing_anything(tmp_path):
     wrong = subprocess.run(["bash", str(script), "nope"], capture_output=True, text=True)
     assert wrong.returncode == 2 and "usage: ./bootstrap.sh COMMAND" in wrong.stderr
     assert not (tmp_path / ".venv").exists()
+
+
+def test_the_wheel_holds_every_module_and_the_command(tmp_path):
+    """A plain `pip install .` (not editable) gets the whole package, jobs/ and render/
+    included, py.typed, and the `emotion-vectors` command."""
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         str(ROOT), "-w", str(tmp_path)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("emotion_vectors-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for path in (ROOT / "emotion_vectors").rglob("*"):
+        if path.is_file() and "__pycache__" not in path.parts:
+            assert path.relative_to(ROOT).as_posix() in names, path
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry).decode()
+    assert "emotion-vectors = emotion_vectors.cli:main" in text
