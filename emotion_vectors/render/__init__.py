@@ -1,10 +1,32 @@
 """Figures and HTML pages of the analyses, apart from their maths: one module per analysis.
-Every figure is written with matplotlib's Agg backend (no display needed)."""
+Every figure is written with matplotlib's Agg backend (no display needed). The pages are
+jinja2 templates (templates/, each extending page.html), autoescaped: a module prepares the
+data (numbers as text, colours, which cell is which) and render() fills in the template."""
 
 from __future__ import annotations
 
-import html
+from pathlib import Path
 from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Every value a template prints is escaped unless it is Markup (pandas' tables, data URIs);
+# a name a template uses but its context lacks is an error, not an empty string.
+ENVIRONMENT = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=True,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(template: str, **context: Any) -> str:
+    """The template templates/<template> filled in with `context`."""
+    return ENVIRONMENT.get_template(template).render(**context)
 
 
 def pyplot() -> Any:
@@ -33,13 +55,6 @@ def fmt_p(p: float, draws: int | None = None) -> str:
 
 
 def html_page(title: str, body: str, style: str = "") -> str:
-    """A self-contained HTML page (UTF-8, sans-serif, bordered tables)."""
-    base = (
-        "body{font-family:sans-serif;font-size:13px;margin:1.5em}table{border-collapse:"
-        "collapse}td,th{padding:3px 8px;text-align:left;vertical-align:top;"
-        "border-bottom:1px solid #ddd}"
-    )
-    return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{base}{style}</style></head><body>{body}</body></html>\n"
-    )
+    """A self-contained HTML page (UTF-8, sans-serif, bordered tables) around `body` and
+    `style`, which are markup and CSS as they are; the title is escaped."""
+    return render("page.html", title=title, body=Markup(body), style=Markup(style))

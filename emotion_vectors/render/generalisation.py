@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from . import html_page, pyplot, save
+from . import pyplot, render, save
 
 COLOURS = {"templates": "tab:blue", "stories": "tab:orange"}
 
@@ -104,31 +103,14 @@ def interval(m: Mapping | None, percent: bool = False) -> str:
 
 
 def table_html(result: Mapping) -> str:
-    head = [
-        "corpus",
-        "top-1 [95 % CI over emotions]",
-        "top-1, template grand mean",
-        "strongest lexical baseline",
-        "vectors − it [95 % CI], McNemar p",
-        "top-3 [Wilson]",
-        "chance top-1 / top-3",
-        "top-1 expository neutral / transductive",
-        "top-1, layer chosen on held-out half",
-        "PC1–valence |r| (n)",
-    ]
-    body = []
+    rows = []
     for c, e in result["per_corpus"].items():
         cells = [c] + (_scenario_cells(e) if e.get("top1") is not None else ["–"] * 8)
         r = e.get("valence_r")
         cells.append("–" if r is None else f"{r:.2f} ({e['valence_n']})")
-        body.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells) + "</tr>")
+        rows.append(cells)
     title = f"{result['model']}: generalisation, layer {result['analysis_layer']}"
-    table = (
-        "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-        + "".join(body) + "</table>"
-    )  # fmt: skip
-    paragraphs = "".join(f"<p>{html.escape(n)}</p>" for n in _notes(result))
-    return html_page(title, f"<h2>{html.escape(title)}</h2>{table}{paragraphs}")
+    return render("generalisation.html", title=title, rows=rows, notes=_notes(result))
 
 
 def _scenario_cells(e: Mapping) -> list[str]:

@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+from markupsafe import Markup
 
 from ..lens import FormIndex, LensResult
-from . import html_page, pyplot, save
+from . import pyplot, render, save
 
 
 def write_summary_html(summary: pd.DataFrame, model: str, layer: int, top_k: int,
                        hit_rate: Mapping, path: str) -> None:  # fmt: skip
     ci = hit_rate.get("ci") or [None, None]
-    interval = f" (95 % CI {ci[0]:.1%}–{ci[1]:.1%})" if None not in ci else ""
-    head = (
-        f"<h2>Logit lens: {html.escape(model)}, layer {layer}</h2>"
-        f"<p>Top {top_k} promoted and suppressed tokens of each denoised emotion vector "
-        f"read through the final norm and unembedding. Hit: one of the emotion's word forms "
-        f"(config/emotions/word-forms.yaml) among the promoted tokens: "
-        f"{hit_rate['value']:.1%} of {hit_rate['n']} emotions{interval}; chance (the same "
-        f"tokens against other emotions' forms) {hit_rate['chance']:.1%}, permutation "
-        f"p = {hit_rate['p']:.3g}.</p>"
+    page = render(
+        "lens.html",
+        title=f"Logit lens: {model}",
+        model=model,
+        layer=layer,
+        top_k=top_k,
+        hit_rate=f"{hit_rate['value']:.1%}",
+        n=hit_rate["n"],
+        ci=None if None in ci else [f"{ci[0]:.1%}", f"{ci[1]:.1%}"],
+        chance=f"{hit_rate['chance']:.1%}",
+        p=f"{hit_rate['p']:.3g}",
+        table=Markup(summary.to_html(index=False, escape=True, border=0)),
     )
-    table = summary.to_html(index=False, escape=True, border=0)
-    Path(path).write_text(html_page(f"Logit lens: {model}", head + table))
+    Path(path).write_text(page)
 
 
 def plot_top_tokens(

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
+from markupsafe import Markup
 
-from . import html_page, pyplot, save
+from . import pyplot, render, save
 
 
 def plot_self(self_table, model: str, layer: int, strength: float, path) -> None:
@@ -97,5 +96,5 @@ def plot_layer_sweep(table, model: str, strength: float, analysis_layer: int, pa
 
 def generations_html(title: str, wide) -> str:
     """The completions as a table: one row per steering condition, one column per prompt."""
-    body = f"<h2>{html.escape(title)}</h2>{wide.to_html(escape=True, border=0)}"
-    return html_page(title, body, "td,th{max-width:28em}")
+    table = Markup(wide.to_html(escape=True, border=0))
+    return render("generations.html", title=title, table=table)
