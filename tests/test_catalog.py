@@ -272,9 +272,18 @@ def test_the_wheel_holds_every_module_and_the_command(tmp_path):
     included, py.typed, and the `emotion-vectors` command."""
     import zipfile
 
+    import shutil
+
+    # Built from a copy: setuptools leaves a build/ folder in the source tree.
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "emotion_vectors", source / "emotion_vectors", ignore=skip)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         str(ROOT), "-w", str(tmp_path)],
+         str(source), "-w", str(tmp_path)],
         check=True, capture_output=True, timeout=300,
     )  # fmt: skip
     (wheel,) = tmp_path.glob("emotion_vectors-*.whl")
