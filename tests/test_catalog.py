@@ -270,9 +270,8 @@ def test_bootstrap_help_answers_before_installing_anything(tmp_path):
 def test_the_wheel_holds_every_module_and_the_command(tmp_path):
     """A plain `pip install .` (not editable) gets the whole package, jobs/ and render/
     included, py.typed, and the `emotion-vectors` command."""
-    import zipfile
-
     import shutil
+    import zipfile
 
     # Built from a copy: setuptools leaves a build/ folder in the source tree.
     source = tmp_path / "source"
