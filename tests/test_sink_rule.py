@@ -69,8 +69,8 @@ def test_what_depends_on_the_rule_is_keyed_on_it():
     assert profile_key({"m": 1}, ["a"], 10.0) != profile_key({"m": 1}, ["a"], 8.0)
     job = SimpleNamespace(
         loaded=SimpleNamespace(spec=SimpleNamespace()),
-        norms={5: 1.0},
-        settings={"sink_ratio": 10.0},
+        residual_norms={5: 1.0},
+        config={"sink_ratio": 10.0},
     )
     scoring = {"prompts": [], "answers": ["A", "B"], "layer": 5}
     settings = {"strength": 0.5, "seed": 0}

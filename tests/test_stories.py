@@ -181,7 +181,7 @@ def test_a_story_does_not_depend_on_its_batch(smollm2):
 def test_story_config_runs_both_corpora_on_the_scenario_emotions(name):
     import yaml
 
-    from emotion_vectors.config import load_run_config
+    from emotion_vectors.run_config import load_run_config
 
     cfg = yaml.safe_load((ROOT / "config" / name).read_text())
     run = load_run_config(cfg, label=f"config/{name}")
@@ -233,7 +233,8 @@ def _job_script(cache: Path, out: Path, emotions: list[str]) -> str:
 
 def test_a_killed_writer_resumes_without_losing_finished_emotions(tmp_path):
     """SIGKILL once the first emotion is stored: the next run writes only the others, keeps
-    the stored entry as it was, and ends with the stories of a run never interrupted."""
+    the stored entry as it was, and ends with the stories of a run never interrupted; a
+    damaged story file is written again, the same."""
     import json
     import os
     import signal
@@ -266,6 +267,19 @@ def test_a_killed_writer_resumes_without_losing_finished_emotions(tmp_path):
     for emotion in emotions:
         resumed = pd.read_parquet(out / f"{emotion}.parquet")
         assert resumed.equals(pd.read_parquet(fresh_out / f"{emotion}.parquet")), emotion
+    # A damaged output damages its cache entry too (a hard link of it): the next run refuses
+    # the entry by its checksum and writes that emotion's stories again, the same stories.
+    damaged = out / "calm.parquet"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    damaged.write_bytes(bytes(data))
+    damaged.unlink()  # as the workflow does with an output whose seal no longer matches
+    rerun = subprocess.run([sys.executable, "-c", _job_script(cache, out, emotions)], env=env,
+                           check=True, capture_output=True, text=True)  # fmt: skip
+    assert json.loads((out / "report.json").read_text())["written"] == ["calm"]
+    assert rerun.stderr.count("corrupt cache entry") == 1, rerun.stderr[-2000:]
+    again = pd.read_parquet(out / "calm.parquet")
+    assert again.equals(pd.read_parquet(fresh_out / "calm.parquet"))
 
 
 def test_a_writer_that_is_not_installed_names_what_to_install(tmp_path):

@@ -162,7 +162,7 @@ def test_trace_pages_of_a_workflow_run(tmp_path):
     texts = text_files(ROOT / "config" / "traces")
     assert set(summary["texts"]) == set(texts)
     for name, entry in summary["texts"].items():
-        page = Path(layout.trace(MODEL, name)).read_text()
+        page = " ".join(Path(layout.trace(MODEL, name)).read_text().split())  # as displayed
         assert "data:image/png;base64," in page and "attention sink" in page
         table = Path(layout.trace(MODEL, name, kind="csv")).read_text().splitlines()
         assert table[0].startswith("position,token,role,message,special,sink,norm,")
