@@ -93,7 +93,12 @@ def null_effects(
         )
         have = pd.concat([have, fresh], ignore_index=True) if not have.empty else fresh
         write_checked_table(pa.Table.from_pandas(have, preserve_index=False), path)
-    return have[have["word"].isin(set(words))].assign(layer=layer)
+    # In the order a run computing every word at once produces (direction, then word as
+    # requested), whatever order the cache filled in: the tables do not depend on history.
+    order = {word: i for i, word in enumerate(dict.fromkeys(words))}
+    chosen = have[have["word"].isin(set(order))]
+    rank = chosen["direction"].to_numpy() * len(order) + chosen["word"].map(order).to_numpy()
+    return chosen.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True).assign(layer=layer)
 
 
 def random_effects(
