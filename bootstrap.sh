@@ -80,22 +80,20 @@ if [ "${WITH_LLAMA_CPP:-0}" = 1 ] && [ ! -f .venv/.llama-cpp-portable ]; then
   touch .venv/.llama-cpp-portable
 fi
 
-# WITH_INTEROP=1: also the steering libraries of the `interop` extra, for the tests that steer
-# the model with repeng, steering-vectors and nnsight (CI sets it; elsewhere they skip).
-# repeng and steering-vectors go in without their declared dependencies: repeng 0.4.0 pins
-# numpy<2 and steering-vectors 0.12.2 transformers<5, which would downgrade both under the
-# project; what they import (torch, transformers, numpy, scikit-learn, gguf, tqdm) is in the
-# core dependencies already, and repeng's one NumPy 1 name is handled in interop.py. nnsight
-# keeps its own (small: httpx, websocket-client, zstandard; torch and transformers unpinned).
+# WITH_INTEROP=1: also the steering libraries, for the tests that steer the model with
+# repeng, steering-vectors and nnsight (CI sets it; elsewhere they skip), by the README's
+# two commands ("Use in repeng / steering-vectors / nnsight"): the `interop` extra (nnsight,
+# with its own small dependencies), then repeng and steering-vectors without their declared
+# dependencies, whose numpy<2 and transformers<5 pins would downgrade the project (what they
+# import is in the core dependencies; repeng's one NumPy 1 name is handled in interop.py).
 interop_stamp=".venv/.interop-$(sha256sum <pyproject.toml | cut -c1-16)"
 if [ "${WITH_INTEROP:-0}" = 1 ] && [ ! -f "$interop_stamp" ]; then
   echo "bootstrap.sh: installing the steering libraries (the interop extra)" >&2
+  python -m pip install --quiet -e '.[interop]'
   python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))
-    ["project"]["optional-dependencies"]["interop"]))' >.venv/interop.txt
-  grep '^nnsight' .venv/interop.txt | xargs python -m pip install --quiet
+    ["tool"]["emotion-vectors"]["interop-without-dependencies"]))' >.venv/interop-no-deps.txt
   # pip would report the numpy and transformers pins these two declare as conflicts.
-  grep -v '^nnsight' .venv/interop.txt |
-    xargs python -m pip install --quiet --no-deps --no-warn-conflicts
+  python -m pip install --quiet --no-deps --no-warn-conflicts -r .venv/interop-no-deps.txt
   touch "$interop_stamp"
 fi
 

@@ -1,7 +1,10 @@
 """Intervals, nulls and p-values for the headline numbers: Wilson intervals for proportions,
 Fisher intervals for correlations, permutation nulls, empirical p-values against a set of
-control draws, percentile bootstrap intervals. Plain numpy (scipy for the normal and
-binomial quantiles); every random draw comes from a seeded generator the caller passes in.
+control draws, percentile bootstrap intervals. scipy.stats where it has the computation in
+the form the callers hold (Wilson intervals of whole counts, binomial p); the rest is a few
+lines of numpy over draws the callers make themselves (their unit of resampling is theirs to
+choose: emotions, items, templates), each checked against scipy in tests/test_stats.py.
+Every random draw comes from a seeded generator the caller passes in.
 """
 
 from __future__ import annotations
@@ -24,10 +27,21 @@ def _z(confidence: float) -> float:
 def wilson_interval(
     successes: float, n: int, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
-    """Wilson score interval of a proportion successes / n (good at 0 and 1 and small n);
-    `successes` may be a sum of partial credits."""
+    """Wilson score interval of a proportion successes / n (good at 0 and 1 and small n).
+    Whole counts go to scipy's `binomtest(...).proportion_ci`; `successes` may also be a sum
+    of partial credits (the story judge's), which scipy does not take, and then the same
+    score formula is evaluated here (equal to scipy's at whole counts: tests/test_stats.py)."""
     if n <= 0:
         return (math.nan, math.nan)
+    if float(successes).is_integer():
+        from scipy.stats import binomtest
+
+        ci = binomtest(int(successes), int(n)).proportion_ci(confidence, method="wilson")
+        return (float(ci.low), float(ci.high))
+    return _wilson_formula(float(successes), n, confidence)
+
+
+def _wilson_formula(successes: float, n: int, confidence: float) -> tuple[float, float]:
     z = _z(confidence)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -36,7 +50,10 @@ def wilson_interval(
 
 
 def fisher_interval(r: float, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Interval of a Pearson correlation by Fisher's z transform (needs n > 3)."""
+    """Interval of a Pearson correlation by Fisher's z transform (needs n > 3). scipy
+    computes it only from the data (`pearsonr(x, y).confidence_interval()`), while the
+    callers hold r and n (r may be a best-of-components or sign-oriented correlation); the
+    two agree on data (tests/test_stats.py)."""
     if n <= 3 or not math.isfinite(r) or abs(r) >= 1:
         return (math.nan, math.nan)
     z, se = math.atanh(r), 1 / math.sqrt(n - 3)
@@ -56,11 +73,11 @@ def empirical_p(observed: float, null: ArrayLike, greater: bool = True) -> float
 
 def binomial_p(successes: int, n: int, chance: float) -> float:
     """One-sided p of at least `successes` of `n` at success rate `chance`."""
-    from scipy.stats import binom
+    from scipy.stats import binomtest
 
     if n <= 0:
         return math.nan
-    return float(binom.sf(successes - 1, n, chance))
+    return float(binomtest(int(successes), int(n), chance, alternative="greater").pvalue)
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:

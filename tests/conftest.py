@@ -32,3 +32,21 @@ def light_project(tmp_path_factory):
     from .extend_guide import build_light_project
 
     return build_light_project(tmp_path_factory.mktemp("light-project"))
+
+
+# The modules that take longest (CI's `--durations`), in that order. Under pytest-xdist
+# (`-n 2 --dist loadfile`, as .ci/run runs the suite) a module is one unit of work and
+# workers take units in collection order: the longest go first, so that none of them starts
+# last and holds the run up while the other worker idles. A plain run keeps pytest's order.
+SLOWEST_FIRST = (
+    "test_steering.py", "test_findings.py", "test_stories_workflow.py", "test_slurm.py",
+    "test_stories.py", "test_emobank.py", "test_parts.py", "test_deploy.py", "test_cli.py",
+    "test_extend.py", "test_robustness.py", "test_workflow.py",
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if getattr(config.option, "dist", "no") == "no":
+        return
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest

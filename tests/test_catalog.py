@@ -33,7 +33,12 @@ def test_the_catalog_file_says_how_to_use_the_workflow():
     assert isinstance(usage["mandatory-flags"]["flags"], str | list)
     stack = usage["software-stack-deployment"]
     assert set(stack) <= {"conda", "apptainer", "apptainer+conda"}
-    assert stack["conda"] is True and all(isinstance(v, bool) for v in stack.values())
+    assert all(isinstance(v, bool) for v in stack.values())
+    # Declared only once `--sdm conda` has run somewhere; it has not (README, "Software
+    # environments"), and the README must say so as long as the catalog says false.
+    readme = (ROOT / "README.md").read_text()
+    if not stack["conda"]:
+        assert "`--sdm conda` has never been run" in readme
 
 
 def test_the_standardized_layout():
@@ -293,3 +298,24 @@ def test_the_wheel_holds_every_module_and_the_command(tmp_path):
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry).decode()
     assert "emotion-vectors = emotion_vectors.cli:main" in text
+
+
+def test_the_readmes_interop_commands_are_the_pins_bootstrap_installs():
+    """The steering libraries install by the README's two commands, which bootstrap.sh runs
+    (WITH_INTEROP=1, as CI does before tests/test_interop.py) with pyproject.toml's pins:
+    the interop extra with dependencies, the two others without theirs."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    extra = project["project"]["optional-dependencies"]["interop"]
+    without = project["tool"]["emotion-vectors"]["interop-without-dependencies"]
+    assert all("==" in pin for pin in extra + without)
+    readme = (ROOT / "README.md").read_text()
+    assert "pip install -e '.[interop]'" in readme
+    assert f"pip install --no-deps {' '.join(without)}" in readme
+    for pin in extra:
+        assert pin.replace("==", " ") in readme, pin  # "nnsight 0.8.1" in the comment
+    bootstrap = (ROOT / "bootstrap.sh").read_text()
+    assert "pip install --quiet -e '.[interop]'" in bootstrap
+    assert '["tool"]["emotion-vectors"]["interop-without-dependencies"]' in bootstrap
+    assert "--no-deps --no-warn-conflicts -r .venv/interop-no-deps.txt" in bootstrap
+    # Not one of them pins a numpy or transformers that the project would not allow.
+    assert not any(pin.split("==")[0] in {"numpy", "transformers"} for pin in extra + without)

@@ -63,7 +63,7 @@ def _working_tree(dest: Path) -> Path:
 def _release(tmp: Path) -> Path:
     """This working tree as a git repository with the release tag."""
     repo = _working_tree(tmp / "github.com" / OWNER_REPO)
-    _git("init", "-q", cwd=repo)
+    _git("init", "-q", "-b", "main", cwd=repo)
     _git("add", "-A", cwd=repo)
     _git("commit", "-q", "-m", f"release {TAG}", cwd=repo)
     _git("tag", TAG, cwd=repo)
@@ -95,19 +95,40 @@ DEPLOYED_CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def github(tmp_path_factory):
+    """GitHub, played offline: the tagged release repository, and Snakemake's bare clone of
+    it in a cache of its own (Snakemake fetches only when the ref is missing there)."""
     tmp = tmp_path_factory.mktemp("deploy")
     repo = _release(tmp)
-    dest = tmp / "analysis"
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache")}
     env.pop("PYTHONPATH", None)
+    git_cache = tmp / "cache" / "snakemake" / "snakemake" / "source-cache"
+    git_cache = git_cache / "snakemake-git-cache" / "github.com" / OWNER_REPO
+    git_cache.parent.mkdir(parents=True)
+    _git("clone", "-q", "--bare", str(repo), str(git_cache), cwd=tmp)
+    python = _python_without_the_package(tmp)
+    probe = subprocess.run([python, "-c", "import emotion_vectors"], cwd=tmp, env=env)
+    assert probe.returncode != 0, "the deployment's Python must not see the package"
+    return {"tmp": tmp, "repo": repo, "env": env, "python": python}
+
+
+def _deploy(github: dict, name: str, *ref: str) -> Path:
+    """`snakedeploy deploy-workflow <the GitHub repo> <dest> <ref>`, as the README says."""
+    dest = github["tmp"] / name
     snakedeploy = Path(sys.executable).parent / "snakedeploy"
     subprocess.run(
-        [snakedeploy, "deploy-workflow", f"file://{repo}", dest, "--tag", TAG],
+        [snakedeploy, "deploy-workflow", f"file://{github['repo']}", dest, *ref],
         check=True,
         capture_output=True,
-        env=env,
+        env=github["env"],
     )
+    return dest
+
+
+@pytest.fixture(scope="module")
+def deployment(github):
+    repo, env, python = github["repo"], github["env"], github["python"]
+    dest = _deploy(github, "analysis", "--tag", TAG)
     # The deployment's own config: the .test files, on a lighter run (four emotions, the
     # templates, a model-free analysis and one model experiment): what this test checks is
     # that a deployed module runs every kind of job from its release, not every analysis
@@ -115,14 +136,6 @@ def deployment(tmp_path_factory):
     for path in (ROOT / ".test" / "config").iterdir():
         shutil.copy2(path, dest / "config" / path.name)
     (dest / "config" / "config.yaml").write_text(yaml.safe_dump(DEPLOYED_CONFIG))
-    git_cache = tmp / "cache" / "snakemake" / "snakemake" / "source-cache"
-    git_cache = git_cache / "snakemake-git-cache" / "github.com" / OWNER_REPO
-    git_cache.parent.mkdir(parents=True)
-    _git("clone", "-q", "--bare", str(repo), str(git_cache), cwd=tmp)
-
-    python = _python_without_the_package(tmp)
-    probe = subprocess.run([python, "-c", "import emotion_vectors"], cwd=tmp, env=env)
-    assert probe.returncode != 0, "the deployment's Python must not see the package"
 
     def snakemake(*args: str, timeout: int) -> subprocess.CompletedProcess:
         proc = subprocess.run(
@@ -201,7 +214,7 @@ def test_a_deployment_from_a_local_folder_plans_once_its_path_is_absolute(tmp_pa
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     snakedeploy = Path(sys.executable).parent / "snakedeploy"
     subprocess.run(
-        [snakedeploy, "deploy-workflow", str(source), dest, "--tag", TAG],
+        [snakedeploy, "deploy-workflow", str(source), dest, "--branch", "main"],
         check=True,
         capture_output=True,
     )
@@ -221,3 +234,30 @@ def test_a_deployment_from_a_local_folder_plans_once_its_path_is_absolute(tmp_pa
     )
     assert plan.returncode == 0, plan.stderr[-4000:]
     assert "story_passages" in plan.stdout and "model_analyses" in plan.stdout
+
+
+@pytest.mark.parametrize("ref", ["branch", "commit"])
+def test_a_branch_or_commit_deployment_extracts_its_tree_and_plans_the_study(github, ref):
+    """Until a release is tagged the README deploys a branch or pins a commit: Snakemake
+    reads the module at that ref, and the workflow extracts that tree and imports its
+    package at parse time, in a Python without the package."""
+    commit = _git("rev-parse", "HEAD", cwd=github["repo"]).strip()
+    branch = _git("branch", "--show-current", cwd=github["repo"]).strip()
+    value = branch if ref == "branch" else commit
+    dest = _deploy(github, f"by-{ref}", f"--{ref}", value)
+    snakefile = (dest / "workflow" / "Snakefile").read_text()
+    assert f'github("{OWNER_REPO}", path="workflow/Snakefile", {ref}="{value}")' in snakefile
+    for path in (ROOT / ".test" / "config").iterdir():
+        shutil.copy2(path, dest / "config" / path.name)
+    plan = subprocess.run(
+        [github["python"], "-m", "snakemake", "-n", "--cores", "2"],
+        cwd=dest,
+        env=github["env"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr[-4000:]
+    assert "story_passages" in plan.stdout and "model_analyses" in plan.stdout
+    extracted = dest / ".snakemake" / "emotion-vectors" / "source" / commit
+    assert (extracted / "emotion_vectors" / "__init__.py").exists()

@@ -22,6 +22,38 @@ def test_wilson_interval_matches_the_textbook_values():
     assert all(math.isnan(x) for x in stats.wilson_interval(0, 0))
 
 
+def test_the_wilson_formula_for_partial_credits_is_scipys_at_whole_counts():
+    """Whole counts go to scipy; partial credits to the score formula, which must be the
+    same interval wherever scipy can say."""
+    from scipy.stats import binomtest
+
+    for n in (1, 2, 5, 12, 60, 171, 4104):
+        for k in sorted({0, 1, n // 3, n // 2, n - 1, n}):
+            for confidence in (0.9, 0.95, 0.99):
+                ci = binomtest(k, n).proportion_ci(confidence, method="wilson")
+                ours = stats._wilson_formula(float(k), n, confidence)
+                assert ours == pytest.approx((ci.low, ci.high), abs=1e-12), (k, n)
+                assert stats.wilson_interval(k, n, confidence) == (ci.low, ci.high)
+    # Between two whole counts a partial credit falls between their intervals.
+    low, high = stats.wilson_interval(7.5, 20)
+    assert stats.wilson_interval(7, 20)[0] < low < stats.wilson_interval(8, 20)[0]
+    assert stats.wilson_interval(7, 20)[1] < high < stats.wilson_interval(8, 20)[1]
+
+
+def test_the_fisher_interval_is_scipys_from_the_data():
+    from scipy.stats import pearsonr
+
+    rng = np.random.default_rng(3)
+    for n, slope in ((12, 0.3), (60, 1.0), (171, -2.0)):
+        x = rng.normal(size=n)
+        y = slope * x + rng.normal(size=n)
+        result = pearsonr(x, y)
+        ci = result.confidence_interval(0.95)
+        r = stats.pearson(x, y)
+        assert r == pytest.approx(result.statistic, abs=1e-12)
+        assert stats.fisher_interval(r, n) == pytest.approx((ci.low, ci.high), abs=1e-12)
+
+
 def test_fisher_interval():
     low, high = stats.fisher_interval(0.5, 28)
     z, se = math.atanh(0.5), 1 / 5

@@ -207,8 +207,14 @@ def _job_script(cache: Path, out: Path, emotions: list[str]) -> str:
     # (fewer emotions, other batches) can be compared with an uninterrupted one exactly.
     spec = read_models(ROOT / "config/models.yaml")["smollm2-135m-instruct"]
     writer = {**asdict(spec), "dtype": "float32"}
+    # Six of the shipped topics (a file beside the cache): six stories an emotion are
+    # enough to kill a writer between two emotions, at a quarter of the time of all 24.
+    topics = cache.parent / "topics.txt"
+    if not topics.exists():
+        shipped = (ROOT / "config/corpus/topics.txt").read_text().splitlines()
+        topics.write_text("\n".join([t for t in shipped if t.strip() and t[0] != "#"][:6]) + "\n")
     settings = {
-        "topics": str(ROOT / "config/corpus/topics.txt"),
+        "topics": str(topics),
         "synonyms": str(ROOT / "config/corpus/synonyms.yaml"),
         "word_forms": str(ROOT / "config/emotions/word-forms.yaml"),
         "stories_per_topic": 1,

@@ -352,14 +352,21 @@ def _shared(
     return {"mean": float(value), "ci": _percentiles(ratios)}
 
 
-def _reply(states, index, layer, replies, dialogues, draws):
+def _reply(
+    states: Mapping[int, Mapping[str, np.ndarray]],
+    index: Index,
+    layer: int,
+    replies: Sequence[str],
+    dialogues: Sequence[Dialogue],
+    draws: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Whether the colon predicts the reply: per dialogue, the margin of its emotion in the
     own vectors at the colon and over the reply's tokens (both held out by template),
     correlated within each (emotion, next speaker) group; against the stronger of two
     controls, the colon at the control layer and the last line before the label at the
     analysis layer (the context the colon sees)."""
     has = np.array([bool(r.strip()) for r in replies])
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     if not has.any():
         return {"replies": 0}, rows
     keep = np.flatnonzero(has)
@@ -393,9 +400,9 @@ def _reply(states, index, layer, replies, dialogues, draws):
         "control_r": r[strongest],
         "minus_control_ci": _percentiles(boot["colon"] - boot[strongest]),
         "r_between_groups": float(np.corrcoef(values["colon"], values["reply"])[0, 1]),
-        "distinct_replies": len({replies[i] for i in keep}),
+        "distinct_replies": len({replies[i] for i in keep.tolist()}),
     }
-    for j, i in enumerate(keep):
+    for j, i in enumerate(keep.tolist()):
         d = dialogues[i]
         rows.append({"id": d.id, "emotion": d.emotion, "template": d.template, "next": d.next,
                      "reply": replies[i], **{f"{k.replace(' ', '_')}_margin": v[j]

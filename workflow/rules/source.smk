@@ -24,13 +24,13 @@ class SourceError(Exception):
 
 def _git_source(source):
     """(git directory, ref) of a module source Snakemake reads from git, else None: a
-    github()/gitlab() source (Snakemake keeps a bare clone of it) or a git+file:// one.
+    github()/gitlab() source, of which Snakemake keeps a bare clone. (A git+file:// module
+    is not one: Snakemake 9.27 itself fails on its rules' scripts with a TypeError in
+    sourcecache.join, so the README does not offer it.)
     """
     hosted = getattr(source, "hosted_repo", None)
     if hosted is not None:
         return str(hosted.repo_clone), source.ref
-    if hasattr(source, "repo_path"):  # LocalGitFile: git+file:///path/to/repo/...@ref
-        return str(source.repo_path), source.ref
     return None
 
 
@@ -73,8 +73,8 @@ def package_root(source):
     if git is None:
         raise SourceError(
             f"this workflow runs from {source.get_path_or_uri(secret_free=True)}, which is "
-            "neither a local folder nor a git repository (github(), gitlab(), git+file://); "
-            "deploy it with snakedeploy from a git host or run it from a clone"
+            "neither a local folder nor a github()/gitlab() repository; deploy it with "
+            "snakedeploy from a git host or a local folder, or run it from a clone"
         )
     return _extract_tree(*git, into=Path(".snakemake/emotion-vectors/source").resolve())
 
