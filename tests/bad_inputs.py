@@ -550,6 +550,12 @@ def render(messages: list[str]) -> str:
         " run removed, so its job runs again` and changes nothing. `load_vectors` and the other"
         " readers refuse such a file: `results/.../vectors.parquet is corrupt (...); run the"
         " workflow again (snakemake --cores 1): it removes the file and recomputes it` |",
+        "| a damaged entry of an experiment's cache (`results/<model>/cache/<kind>/`: random"
+        " directions, unsteered choices, sink profiles, EmoBank sentences, dialogue states) or"
+        " of the written stories | in the job's log, when the entry is read: `corrupt cache"
+        " entry results/<model>/cache/<kind>/<key>.parquet (...): removed, to be recomputed`,"
+        " one line per entry; the entry is recomputed and the results are byte-identical"
+        " (float32; tests/test_cache_faults.py) |",
         "",
     ]
     return "\n".join(lines)

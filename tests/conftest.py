@@ -39,7 +39,8 @@ def light_project(tmp_path_factory):
 # workers take units in collection order: the longest go first, so that none of them starts
 # last and holds the run up while the other worker idles. A plain run keeps pytest's order.
 SLOWEST_FIRST = (
-    "test_steering.py", "test_findings.py", "test_stories_workflow.py", "test_slurm.py",
+    "test_steering.py", "test_findings.py", "test_cache_faults.py", "test_stories_workflow.py",
+    "test_slurm.py",
     "test_stories.py", "test_emobank.py", "test_parts.py", "test_deploy.py", "test_cli.py",
     "test_extend.py", "test_robustness.py", "test_workflow.py",
 )  # fmt: skip
