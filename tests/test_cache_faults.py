@@ -84,16 +84,32 @@ def test_every_damaged_experiment_cache_heals_byte_identical(tmp_path):
             data[len(data) // 2] ^= 0x01
             entry.write_bytes(bytes(data))
         damaged += entries
-    # The experiments' job reruns when one of its outputs is damaged (its seal fails).
+    # And the words' input embeddings, a cache the extraction job keeps beside the
+    # activations' (whose entries are the published activation files: tests/test_workflow.py).
+    words = sorted(Path(layout.cache(MODEL, "words")).glob("*.parquet"))
+    assert len(words) == len(EMOTIONS)
+    for entry in words:
+        data = bytearray(entry.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        entry.write_bytes(bytes(data))
+    # The jobs that read them rerun when one of their outputs is damaged (its seal fails).
+    embeddings = Path(layout.word_embeddings(MODEL))
+    before[embeddings] = embeddings.read_bytes()
     headline = Path(layout.output("steering", "json", MODEL))
-    headline.write_bytes(headline.read_bytes()[:100])
+    for output in (headline, embeddings):
+        output.write_bytes(output.read_bytes()[:100])
 
     run_snakemake(tmp_path, "--configfile", str(config))
-    log = Path(layout.log(MODEL, "templates", "model_analyses")).read_text()
-    for entry in damaged:
+    logs = {
+        job: Path(layout.log(MODEL, "templates", job)).read_text()
+        for job in ("model_analyses", "extract_activations")
+    }
+    for entry in damaged + words:
+        log = logs["extract_activations" if entry in words else "model_analyses"]
         name = f"corrupt cache entry {entry.relative_to(tmp_path)} ("
         assert log.count(name) == 1, (entry, log[-3000:])
     after = _outputs(layout)
+    after[embeddings] = embeddings.read_bytes()
     assert sorted(after) == sorted(before)
     for path, content in before.items():
         assert after[path] == content, path
