@@ -35,19 +35,21 @@ def light_project(tmp_path_factory):
 
 
 # The modules that take longest (CI's `--durations`), in that order. Under pytest-xdist
-# (`-n 2 --dist loadfile`, as .ci/run runs the suite) a module is one unit of work and
-# workers take units in collection order: the longest go first, so that none of them starts
-# last and holds the run up while the other worker idles. A plain run keeps pytest's order.
+# (`-n 2 --dist loadfile --no-loadscope-reorder`, as .ci/run runs the suite) a module is one
+# unit of work, and the controller hands units out in the workers' collection order (without
+# --no-loadscope-reorder it would sort them by their number of tests, which put the longest
+# modules last): the longest go first, so none of them starts last and holds the run up
+# while the other worker idles. The reordering happens in the workers' collection (the
+# controller collects nothing); a plain run keeps pytest's order.
 SLOWEST_FIRST = (
-    "test_steering.py", "test_findings.py", "test_cache_faults.py", "test_stories_workflow.py",
-    "test_slurm.py",
-    "test_stories.py", "test_emobank.py", "test_parts.py", "test_deploy.py", "test_cli.py",
-    "test_extend.py", "test_robustness.py", "test_workflow.py",
+    "test_steering.py", "test_findings.py", "test_stories_workflow.py", "test_cache_faults.py",
+    "test_slurm.py", "test_stories.py", "test_emobank.py", "test_deploy.py", "test_parts.py",
+    "test_cli.py", "test_extend.py", "test_robustness.py", "test_workflow.py",
 )  # fmt: skip
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if getattr(config.option, "dist", "no") == "no":
+    if not hasattr(config, "workerinput"):  # not an xdist worker
         return
     rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest
