@@ -1,9 +1,10 @@
 """Intervals, nulls and p-values for the headline numbers: Wilson intervals for proportions,
 Fisher intervals for correlations, permutation nulls, empirical p-values against a set of
 control draws, percentile bootstrap intervals. scipy.stats where it has the computation in
-the form the callers hold (Wilson intervals of whole counts, binomial p); the rest is a few
-lines of numpy over draws the callers make themselves (their unit of resampling is theirs to
-choose: emotions, items, templates), each checked against scipy in tests/test_stats.py.
+the form the callers hold (Wilson intervals of whole counts, binomial p); the Fisher interval
+from r and n (tested equal to scipy's from the data); the rest is a few lines of numpy over
+draws the callers make themselves (their unit of resampling is theirs to choose: emotions,
+items, templates), tested against known values in tests/test_stats.py.
 Every random draw comes from a seeded generator the caller passes in.
 """
 
