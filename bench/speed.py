@@ -15,6 +15,7 @@ its own measures.
     python bench/speed.py growth --before b8b346a   # default run now vs at a commit, ~5 min
     python bench/speed.py behaviour-growth --before 570e320   # the same, before the behaviour
                                                               # experiment (issue 22)
+    python bench/speed.py behaviour-floor  # what behaviour and speakers cost at least, ~1 min
     python bench/speed.py render         # bench/speed.json -> bench/RESULTS.md
 
 Runs happen in bench/work/speed/ (kept, so `precision --reuse` compares finished runs
@@ -638,6 +639,110 @@ def growth(before: str) -> dict:
             "ratio": runs["after"]["wall_s"] / runs["before"]["wall_s"]}  # fmt: skip
 
 
+def behaviour_floor() -> dict:
+    """What the behaviour and speakers experiments of the default run cost at least: their
+    tokens (prompt tokens once, each steered condition's answer-turn tokens through the
+    blocks above the analysis layer, the dialogues and their replies), at the bare batched
+    forward rate of the model on this machine. Reads the designs from the last
+    behaviour-growth run (bench/work/speed/growth/after)."""
+    import pyarrow.parquet as pq
+    import torch
+
+    from emotion_vectors.behaviour import behaviour_prompts, read_suites
+    from emotion_vectors.config import read_models
+    from emotion_vectors.models import load_model
+
+    results = WORK / "growth" / "after" / "results"
+    behaviour = json.loads((results / DEFAULT_MODEL / "templates" / "behaviour" /
+                            "behaviour.json").read_text())  # fmt: skip
+    settings = read_schema_defaults("behaviour")
+    loaded = load_model(read_models(ROOT / "config" / "models.yaml")[DEFAULT_MODEL], "cpu",
+                        behaviour["dtype"])  # fmt: skip
+    torch.set_num_threads(2)
+    model, tokenizer = loaded.model, loaded.tokenizer
+    blocks = model.config.num_hidden_layers
+    prompts = []
+    for suite in read_suites([ROOT / p for p in settings["suites"]], ROOT):
+        prompts += behaviour_prompts(tokenizer, loaded.spec.chat, settings["question"],
+                                     suite.items)  # fmt: skip
+    header = _common(p.ids for p in prompts)
+    unique = header
+    for a, b in zip(prompts[::2], prompts[1::2], strict=True):
+        unique += len(a.ids) + len(b.ids) - _common([a.ids, b.ids]) - header
+    span = sum(p.span_b[1] - p.span_b[0] for p in prompts)
+    conditions = len(behaviour["strengths"]) * (
+        len(behaviour["emotions"]) + behaviour["random_directions"]
+    )
+    above = blocks - behaviour["layer"]
+    steered = conditions * span * above / blocks + span  # full-depth token equivalents
+    cache = next((results / DEFAULT_MODEL / "cache" / "speakers").glob("*.parquet"))
+    replies = pq.read_table(cache).column("reply").to_pylist()
+    speakers_json = json.loads((results / DEFAULT_MODEL / "templates" / "speakers" /
+                                "speakers.json").read_text())  # fmt: skip
+    from emotion_vectors.dialogues import build_dialogues, read_dialogues
+
+    dialogues_file = (results.parent / speakers_json["dialogues_file"]).resolve()
+    dialogues = build_dialogues(read_dialogues(dialogues_file),
+                                speakers_json["emotions"])  # fmt: skip
+    dialogue_tokens = sum(len(t) for t in tokenizer([d.text for d in dialogues])["input_ids"])
+    reply_tokens = sum(len(t) for t in tokenizer(replies, add_special_tokens=False)["input_ids"])
+    x = torch.randint(100, 20000, (32, 160))
+    rates = []
+    with torch.inference_mode():
+        model.model(input_ids=x)
+        for _ in range(5):
+            t0 = time.perf_counter()
+            model.model(input_ids=x)
+            rates.append(x.numel() / (time.perf_counter() - t0))
+    rate = float(np.median(rates))
+    return {"rate_tokens_s": round(rate), "dtype": behaviour["dtype"], "blocks": blocks,
+            "layer": behaviour["layer"], "prompts": len(prompts), "prompt_tokens": unique,
+            "steered_tokens": span, "conditions": conditions,
+            "behaviour_tokens": round(unique + steered), "dialogues": len(dialogues),
+            "dialogue_tokens": dialogue_tokens, "reply_tokens": reply_tokens,
+            "behaviour_floor_s": round((unique + steered) / rate, 1),
+            "speakers_floor_s": round((dialogue_tokens + reply_tokens) / rate, 1)}  # fmt: skip
+
+
+def _common(rows) -> int:
+    rows = [list(r) for r in rows]
+    n = 0
+    while all(len(r) > n for r in rows) and all(r[n] == rows[0][n] for r in rows):
+        n += 1
+    return n
+
+
+def read_schema_defaults(section: str) -> dict:
+    import yaml
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / f"{section}.schema.yaml").read_text())
+    return {k: v["default"] for k, v in schema["properties"].items() if "default" in v}
+
+
+def floor_note(f: Mapping, g: Mapping, target: float = 1.25) -> str:
+    before, after = g["runs"]["before"], g["runs"]["after"]
+    allowed = (target - 1) * before["wall_s"]
+    parts = after.get("analyses_s", {})
+    floor = f["behaviour_floor_s"] + f["speakers_floor_s"]
+    return (
+        f"What bounds behaviour growth: {target:g}× of the run before allows "
+        f"{allowed:.0f} s more. At the bare batched forward rate of {DEFAULT_MODEL} here "
+        f"({f['rate_tokens_s']} tokens/s, batch 32 × 160, {f['dtype']}, all {f['blocks']} "
+        f"blocks), the behaviour design ({f['prompts']} prompts: {f['prompt_tokens']} "
+        f"distinct prompt tokens, and {f['conditions']} steered conditions × "
+        f"{f['steered_tokens']} answer-turn tokens through the {f['blocks'] - f['layer']} "
+        f"blocks above layer {f['layer']}) takes at least {f['behaviour_floor_s']:.0f} s, and "
+        f"the speakers' {f['dialogues']} dialogues ({f['dialogue_tokens']} tokens) with "
+        f"their replies ({f['reply_tokens']} tokens) {f['speakers_floor_s']:.0f} s: "
+        f"{floor:.0f} s at the least, against {parts.get('behaviour', 0):.0f} + "
+        f"{parts.get('speakers', 0):.0f} s measured. "
+        + ("So no implementation of this design meets the target on this machine: it needs "
+           "fewer items, conditions or dialogues, or a faster machine."
+           if floor > allowed else
+           "So the target is within reach of this design; the gap is implementation.")
+    )  # fmt: skip
+
+
 def growth_row(
     g: Mapping,
     label: str = "growth",
@@ -707,6 +812,8 @@ def render(data: Mapping) -> str:
         lines.append(growth_row(data["behaviour_growth"], "behaviour growth",
                                 "before the behaviour experiment", 1.25))  # fmt: skip
     lines.append("")
+    if "behaviour_floor" in data and "behaviour_growth" in data:
+        lines += [floor_note(data["behaviour_floor"], data["behaviour_growth"]), ""]
     for p in data.get("precision", {}).values():
         lines += [*agreement_table(p), ""]
     for p in data.get("precision", {}).values():
@@ -751,6 +858,7 @@ def main() -> None:
             "centring",
             "growth",
             "behaviour-growth",
+            "behaviour-floor",
             "render",
         ],
     )
@@ -788,6 +896,8 @@ def main() -> None:
         data["growth"] = growth(args.before)
     elif args.measure == "behaviour-growth":
         data["behaviour_growth"] = growth(args.before)
+    elif args.measure == "behaviour-floor":
+        data["behaviour_floor"] = behaviour_floor()
     elif args.measure == "centring":
         workdir = WORK / "precision" / args.model / "float32"
         data.setdefault("centring", {})[args.model] = centring(workdir, args.model)

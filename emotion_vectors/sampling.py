@@ -20,6 +20,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Tokens examined before the full sort: Qwen's and SmolLM2's vocabularies are 49k-152k,
 # while a nucleus of 0.95 at temperature 0.8 holds a few dozen tokens.
@@ -164,9 +168,6 @@ def sample_rows(
     token of `stop_ids` (left out) or of `end_ids` (kept as its last)."""
     import torch
 
-    from .architecture import architecture
-
-    keyword = architecture(model).cache_argument
     generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
     stops = set(int(s) for s in stop_ids)
     ends = set(int(s) for s in end_ids)
@@ -194,17 +195,26 @@ def sample_rows(
                 mask, next_position = mask[index], next_position[index]
                 tokens = tokens[keep]
                 live = [live[b] for b in keep]
-            mask = torch.cat([mask, mask.new_ones((len(live), 1))], dim=1)
-            out = model(
-                input_ids=tokens[:, None].to(mask.device),
-                attention_mask=mask,
-                position_ids=next_position,
-                use_cache=True,
-                **{keyword: cache},
-            )
-            cache, next_position = _returned_cache(out), next_position + 1
-            logits = out.logits[:, -1]
+            logits, cache, mask, next_position = _step(model, tokens, cache, mask, next_position)
     return result
+
+
+def _step(model, tokens, cache, mask, next_position):
+    """One decoding pass: each row's new token ([rows]) after its cache; returns the next
+    logits [rows, vocab] and the cache, mask and positions one token on."""
+    import torch
+
+    from .architecture import architecture
+
+    mask = torch.cat([mask, mask.new_ones((len(tokens), 1))], dim=1)
+    out = model(
+        input_ids=tokens[:, None].to(mask.device),
+        attention_mask=mask,
+        position_ids=next_position,
+        use_cache=True,
+        **{architecture(model).cache_argument: cache},
+    )
+    return out.logits[:, -1], _returned_cache(out), mask, next_position + 1
 
 
 def _kv(out) -> list[tuple]:
@@ -214,3 +224,97 @@ def _kv(out) -> list[tuple]:
     if layers is not None:
         return [(layer.keys, layer.values) for layer in layers]
     return [(cache.key_cache[i], cache.value_cache[i]) for i in range(len(cache.key_cache))]
+
+
+@dataclass
+class Continued:
+    """One row's greedy continuation and its residual states: `tokens` as sample_rows gives
+    them (a stop token left out, an end token kept as the last), and per requested layer
+    [len(row) + len(tokens), width] float32 states of the row's own tokens followed by each
+    new token's, as a single pass over the whole sequence would read them."""
+
+    tokens: list[int]
+    stopped: bool
+    states: dict[int, np.ndarray]
+
+
+def greedy_with_states(
+    model,
+    rows: Sequence[Sequence[int]],
+    layers: Sequence[int],
+    *,
+    max_new_tokens: int,
+    stop_ids: Sequence[int],
+    pad_id: int,
+    end_ids: Sequence[int] = (),
+) -> list[Continued]:
+    """Greedy continuations of the rows together with the states at `layers` (0: the input
+    embedding) of every prompt token and every new token, from the passes that decode: one
+    prefill serves both the reply and the read of the prompt, where writing a reply and then
+    reading prompt and reply again would run the prompt twice. Rows stay in the batch until
+    all have ended (a finished row's later passes are discarded), and one more pass feeds
+    every row's last new token, so each new token has its state. The tokens are those of
+    sample_rows at temperature 0."""
+    import torch
+
+    from .architecture import architecture
+
+    arch = architecture(model)
+    stops = set(int(s) for s in stop_ids)
+    ends = set(int(s) for s in end_ids)
+    captured: dict[int, list] = {layer: [] for layer in layers}
+
+    def make_hook(layer: int):
+        def hook(_module, _inputs, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            captured[layer].append(hidden.float().cpu())
+
+        return hook
+
+    modules = {layer: arch.embedding if layer == 0 else arch.block(layer) for layer in layers}
+    handles = [modules[layer].register_forward_hook(make_hook(layer)) for layer in layers]
+    result = [Continued([], False, {}) for _ in rows]
+    try:
+        with torch.inference_mode():
+            prefix = common_prefix_length(rows)
+            logits, cache, mask, next_position = _prefill(model, rows, pad_id)
+            # The prefill ran the shared prefix (when there is one) at batch 1, then the
+            # left-padded tails: each row's prompt states are the prefix's and its own tail's.
+            width = max(len(r) for r in rows) - prefix
+            prompt = {}
+            for layer, parts in captured.items():
+                tail = parts[-1]
+                head = parts[0][0, :prefix] if prefix else tail[0, :0]
+                prompt[layer] = [torch.cat([head, tail[r, width - (len(row) - prefix) :]])
+                                 for r, row in enumerate(rows)]  # fmt: skip
+                parts.clear()
+            live = [True] * len(rows)
+            for _ in range(max_new_tokens):
+                added = False
+                for r, token in enumerate(logits.argmax(dim=-1).tolist()):
+                    if not live[r]:
+                        continue
+                    if token in stops:
+                        result[r].stopped, live[r] = True, False
+                        continue
+                    result[r].tokens.append(token)
+                    added = True
+                    if token in ends:
+                        result[r].stopped, live[r] = True, False
+                if not added:
+                    break
+                # Every row feeds its newest token, so that token's state is read (pass k
+                # holds new token k of every row that has one); an ended row repeats its
+                # last token and that pass is discarded.
+                fed = torch.tensor([row.tokens[-1] if row.tokens else pad_id for row in result])
+                logits, cache, mask, next_position = _step(model, fed, cache, mask, next_position)
+    finally:
+        for handle in handles:
+            handle.remove()
+    # captured[layer]: one [rows, 1, width] entry per decoding pass; new token k of a row was
+    # fed at pass k.
+    for r, row in enumerate(result):
+        for layer in layers:
+            new = [captured[layer][k][r] for k in range(len(row.tokens))]
+            row.states[layer] = torch.cat([prompt[layer][r], *new]).numpy()
+    return result

@@ -10,6 +10,7 @@ import torch
 from emotion_vectors.sampling import (
     SHORTLIST,
     common_prefix_length,
+    greedy_with_states,
     nucleus_choice,
     row_seed,
     sample_rows,
@@ -137,3 +138,33 @@ def test_rows_that_stop_leave_the_batch(smollm2, rows):
     for i in (0, 2):
         cut = first[i].tokens.index(stop) if stop in first[i].tokens else len(first[i].tokens)
         assert out[i].tokens == first[i].tokens[:cut]
+
+
+def test_greedy_with_states_decodes_as_sample_rows_and_reads_every_token(smollm2, rows):
+    """The decoding passes give the states a plain pass over prompt + new tokens gives (the
+    shared chat header run once, the tails padded, every new token fed back, the last one
+    too), and the tokens of sample_rows at temperature 0; a row that stops early stays in
+    the batch without changing the others."""
+    tok = smollm2.tokenizer
+    stop = [tok.eos_token_id]
+    sampled = sample_rows(smollm2.model, rows, [0, 0, 0], max_new_tokens=10, temperature=0.0,
+                          top_p=1.0, stop_ids=stop, pad_id=tok.pad_token_id)  # fmt: skip
+    # One row ends at its third token (kept), the others run to the limit.
+    end = sampled[1].tokens[2]
+    got = greedy_with_states(smollm2.model, rows, [0, 1, 20], max_new_tokens=10, stop_ids=stop,
+                             pad_id=tok.pad_token_id, end_ids=[end])  # fmt: skip
+    assert common_prefix_length(rows) > 0
+    assert got[1].stopped and got[1].tokens == sampled[1].tokens[:3]
+    for i in (0, 2):
+        cut = sampled[i].tokens.index(end) + 1 if end in sampled[i].tokens else 10
+        assert got[i].tokens == sampled[i].tokens[:cut]
+    with torch.inference_mode():
+        for row, out in zip(rows, got, strict=True):
+            hidden = smollm2.model(
+                input_ids=torch.tensor([list(row) + out.tokens]), output_hidden_states=True
+            ).hidden_states
+            for layer in (0, 1, 20):
+                assert out.states[layer].shape == (len(row) + len(out.tokens), hidden[0].shape[-1])
+                np.testing.assert_allclose(
+                    out.states[layer], hidden[layer][0].numpy(), rtol=1e-4, atol=2e-4
+                )

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from emotion_vectors.activations import extract_spans
 from emotion_vectors.config import ConfigError
 from emotion_vectors.dialogues import build_dialogues, read_dialogues
 from emotion_vectors.pooling import Pooling
@@ -110,35 +109,76 @@ def test_too_few_templates_and_bad_names_are_refused(tmp_path):
 # ---------------------------------------------------------------- span pooling, real model
 
 
-def test_span_means_equal_the_mean_of_transformers_hidden_states(smollm2):
+def test_dialogue_and_reply_means_equal_the_mean_of_transformers_hidden_states(smollm2):
+    """One decoding run reads each dialogue and the reply the model writes: every span's
+    mean equals the mean of transformers' own hidden states of a plain pass over the
+    dialogue's tokens followed by the reply's, on the tokens the span covers; the reply is
+    the greedy continuation up to the first line break, its span its tokens before it."""
+    from emotion_vectors.jobs.speakers import read_with_replies
+
     model, tok = smollm2.model, smollm2.tokenizer
     built = build_dialogues(read_dialogues(SHIPPED), ["calm"])[:3]
-    texts = [d.text for d in built]
-    spans = [dict(d.spans) for d in built]
-    pooling = Pooling(batch_size=2, max_length=256, sink_ratio=None)
-    got = extract_spans(model, tok, texts, spans, [1, 20], pooling)
+    pooling = Pooling(batch_size=1, max_length=256, sink_ratio=None)
+    got, replies = read_with_replies(model, tok, built, [1, 20], pooling, reply_tokens=8)
     for i, d in enumerate(built):
-        enc = tok(d.text, return_offsets_mapping=True, return_tensors="pt")
-        offsets = enc.pop("offset_mapping")[0].tolist()
+        enc = tok(d.text, return_offsets_mapping=True)
+        offsets, ids = enc["offset_mapping"], enc["input_ids"]
+        # The greedy reply, one token at a time, without any cache or batch.
+        new = []
         with torch.inference_mode():
-            hidden = model(**enc, output_hidden_states=True).hidden_states
-        for kind, ranges in d.spans.items():
-            chosen = [j for j, (s, e) in enumerate(offsets)
-                      if any(s < b and e > a for a, b in ranges)]  # fmt: skip
-            assert chosen and 0 not in chosen
+            for _ in range(8):
+                token = int(model(input_ids=torch.tensor([ids + new])).logits[0, -1].argmax())
+                new.append(token)
+                if "\n" in tok.decode([token]) or token == tok.eos_token_id:
+                    break
+            hidden = model(input_ids=torch.tensor([ids + new]), output_hidden_states=True)
+        text = tok.decode(new, skip_special_tokens=True)
+        assert replies[i] == text.split("\n")[0].rstrip()
+        chosen = {kind: [j for j, (s, e) in enumerate(offsets)
+                         if any(s < b and e > a for a, b in ranges)]
+                  for kind, ranges in d.spans.items()}  # fmt: skip
+        # Reply tokens: those with characters of the reply (the line break's token only if
+        # it also holds some).
+        ends = [len(tok.decode(new[: k + 1], skip_special_tokens=True)) for k in range(len(new))]
+        starts = [0, *ends[:-1]]
+        reply, lead = replies[i], len(replies[i]) - len(replies[i].lstrip())
+        inside = [
+            starts[k] < len(reply) and ends[k] > max(lead, starts[k]) for k in range(len(new))
+        ]
+        chosen["reply"] = [len(ids) + k for k, keep in enumerate(inside) if keep]
+        assert all(chosen.values()) and 0 not in chosen["own"]
+        for kind, positions in chosen.items():
             for layer in (1, 20):
-                expected = hidden[layer][0, chosen].mean(dim=0).numpy()
-                np.testing.assert_allclose(got[kind][layer][i], expected, rtol=1e-4, atol=1e-4)
-    # The colon is one token, the last.
+                expected = hidden.hidden_states[layer][0, positions].mean(dim=0).numpy()
+                np.testing.assert_allclose(got[layer][kind][i], expected, rtol=1e-4, atol=1e-4)
+    # The colon is one token, the last of the dialogue.
     assert (
         len([j for j, (s, e) in enumerate(offsets) if s < len(d.text) and e > len(d.text) - 1]) == 1
     )
 
 
+def test_no_reply_leaves_the_reply_span_empty_and_the_dialogue_read_the_same(smollm2):
+    from emotion_vectors.jobs.speakers import read_with_replies
+
+    built = build_dialogues(read_dialogues(SHIPPED), ["calm"])[:2]
+    pooling = Pooling(batch_size=2, max_length=256, sink_ratio=None)
+    read = read_with_replies(smollm2.model, smollm2.tokenizer, built, [20], pooling, 0)
+    with_reply = read_with_replies(smollm2.model, smollm2.tokenizer, built, [20], pooling, 6)
+    assert read[1] == ["", ""] and np.isnan(read[0][20]["reply"]).all()
+    assert all(with_reply[1]) and not np.isnan(with_reply[0][20]["reply"]).any()
+    for kind in ("own", "other", "last", "colon"):
+        np.testing.assert_allclose(read[0][20][kind], with_reply[0][20][kind], atol=1e-4)
+
+
 def test_a_span_no_token_covers_is_an_error(smollm2):
-    with pytest.raises(ValueError, match="no token of span 'x'"):
-        extract_spans(smollm2.model, smollm2.tokenizer, ["Ann: hello"], [{"x": [(50, 60)]}],
-                      [1], Pooling())  # fmt: skip
+    from dataclasses import replace
+
+    from emotion_vectors.jobs.speakers import read_with_replies
+
+    d = build_dialogues(read_dialogues(SHIPPED), ["calm"])[0]
+    bad = replace(d, spans={**d.spans, "own": ((len(d.text) + 50, len(d.text) + 60),)})
+    with pytest.raises(ValueError, match=f"no token of span 'own' in dialogue {d.id}"):
+        read_with_replies(smollm2.model, smollm2.tokenizer, [bad], [1], Pooling(), 0)
 
 
 # ---------------------------------------------------------------- maths, planted signals
@@ -222,17 +262,3 @@ def test_margins_residuals_and_the_crossed_bootstrap():
     x = np.random.default_rng(0).normal(size=len(rows))
     rs = crossed_r(x, 2 * x + 0.1, rows, index, draws[:50])
     np.testing.assert_allclose(rs, 1.0)
-
-
-def test_a_reply_is_read_with_its_dialogue_unless_its_tokens_change_the_dialogues(smollm2):
-    """One pass reads a dialogue and its reply; a reply whose first characters merge with
-    the label's colon into one token (":" + ":)") would change the dialogue's own tokens,
-    so that dialogue is read again alone; an empty reply has no reply span."""
-    from emotion_vectors.jobs.speakers import reply_passages
-
-    built = build_dialogues(read_dialogues(SHIPPED), ["calm"])[:3]
-    full, spans, alone = reply_passages(smollm2.tokenizer, built, [" I see.", ":)", ""])
-    assert alone == [1]
-    ((a, b),) = spans[0]["reply"]
-    assert full[0][a:b] == "I see." and full[0].startswith(built[0].text)
-    assert "reply" not in spans[2] and full[2] == built[2].text

@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..activations import extract_spans
+from ..activations import length_sorted_batches, span_means, span_weights, tokenize
+from ..architecture import architecture
 from ..dialogues import ROLES, Dialogue, build_dialogues, read_dialogues
 from ..integrity import file_sha256, read_checked_table, write_checked_table
 from ..models import model_fingerprint
 from ..pooling import Pooling
+from ..progress import progress
 from ..render.speakers import plot_speakers
-from ..sampling import sample_rows
+from ..sampling import greedy_with_states
 from ..speakers import (
     Index,
     Read,
@@ -49,7 +51,7 @@ from ..store import cache_key, write_json_atomic
 log = logging.getLogger("emotion_vectors")
 
 # Bump when the cached states or replies an unchanged config produces would change.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 KINDS = ("own", "other", "last", "colon", "reply")
 # The shallow control: one block of attention has mixed the context into each token.
 CONTROL_LAYER = 1
@@ -152,75 +154,78 @@ def dialogue_states(
     if table is not None:
         log.info("speakers: %d dialogues from the cache", len(dialogues))
         return _from_table(table, layers), table.column("reply").to_pylist()
-    texts = [d.text for d in dialogues]
-    replies = write_replies(job, texts, settings)
-    full, spans, alone = reply_passages(job.loaded.tokenizer, dialogues, replies)
-    model, tokenizer = job.loaded.model, job.loaded.tokenizer
-    label = f"speakers: {len(full)} dialogues with replies, batches"
-    read = extract_spans(model, tokenizer, full, spans, layers, pool, label=label)
-    if alone:
-        again = extract_spans(model, tokenizer, [texts[i] for i in alone],
-                              [dict(dialogues[i].spans) for i in alone], layers, pool)  # fmt: skip
-        for kind, by_layer in again.items():
-            for at, values in by_layer.items():
-                read[kind][at][alone] = values
-    missing = np.full((len(texts), read["own"][layers[0]].shape[1]), np.nan, np.float32)
-    states = {at: {kind: read[kind][at] if kind in read else missing for kind in KINDS}
-              for at in layers}  # fmt: skip
+    states, replies = read_with_replies(
+        job.loaded.model, job.loaded.tokenizer, dialogues, layers, pool,
+        int(settings["reply_tokens"]),
+    )  # fmt: skip
     write_checked_table(_to_table(dialogues, states, replies), entry)
     return states, replies
 
 
-def reply_passages(
-    tokenizer, dialogues: Sequence[Dialogue], replies: Sequence[str]
-) -> tuple[list[str], list[dict], list[int]]:
-    """(each dialogue with its reply, its spans with the reply's, the dialogues whose
-    tokens change when the reply is appended). One pass over a dialogue with its reply
-    reads both: under causal attention the dialogue's states do not depend on what follows,
-    as long as its tokens stay the same; those whose tokens merge with the reply's are read
-    again alone."""
-    full, spans, alone = [], [], []
-    for d, reply in zip(dialogues, replies, strict=True):
-        row = dict(d.spans)
-        if reply.strip():
-            lead = len(reply) - len(reply.lstrip())
-            row["reply"] = ((len(d.text) + lead, len(d.text) + len(reply)),)
-        full.append(d.text + reply if reply.strip() else d.text)
-        spans.append(row)
-    context = tokenizer([d.text for d in dialogues], add_special_tokens=True)["input_ids"]
-    joined = tokenizer(full, add_special_tokens=True)["input_ids"]
-    for i, (a, b) in enumerate(zip(context, joined, strict=True)):
-        if b[: len(a)] != a:
-            alone.append(i)
-    return full, spans, alone
-
-
-def write_replies(job, texts: Sequence[str], settings: Mapping) -> list[str]:
-    """The model's greedy reply to each dialogue, up to its first line break."""
-    n = int(settings["reply_tokens"])
-    if n == 0:
-        return [""] * len(texts)
-    tokenizer = job.loaded.tokenizer
-    rows = tokenizer(list(texts), add_special_tokens=True)["input_ids"]
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]))
-    # Decoding steps cost about the same for 16 rows as for 64: larger batches than the
-    # forward passes'.
-    size = 4 * int(settings["batch_size"])
+def read_with_replies(
+    model,
+    tokenizer,
+    dialogues: Sequence[Dialogue],
+    layers: Sequence[int],
+    pool: Pooling,
+    reply_tokens: int,
+) -> tuple[dict[int, dict[str, np.ndarray]], list[str]]:
+    """({layer: {kind: [dialogues, width]}} the states of each dialogue's own, other, last
+    and colon tokens and of its reply's tokens pooled (reply NaN where the model wrote
+    none), [the model's greedy reply up to its first line break]). Both come from the passes
+    that write the reply: the prefill reads the dialogue, and every reply token is fed back
+    once (sampling.greedy_with_states), so the dialogue goes through the model once and the
+    reply is read as the model wrote it, token for token. A row holds the dialogue's tokens
+    then the reply's; sinks are found among them as pooling finds them in any passage."""
+    tok = tokenize(tokenizer, [d.text for d in dialogues], pool.max_length, offsets=True)
+    width = architecture(model).hidden_size
+    states = {at: {kind: np.full((len(dialogues), width), np.nan, np.float32) for kind in KINDS}
+              for at in layers}  # fmt: skip
+    replies = [""] * len(dialogues)
     stops = [i for i in (tokenizer.eos_token_id,) if i is not None]
-    # A reply ends at its first line break: rows stop there, not after n tokens.
+    # A reply ends at its first line break: rows stop there, not after `reply_tokens`.
     vocabulary = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
     breaks = [i for i, text in enumerate(vocabulary) if "\n" in text]
-    out = [""] * len(texts)
-    for b in range(0, len(order), size):
-        chunk = order[b : b + size]
-        sampled = sample_rows(
-            job.loaded.model, [rows[i] for i in chunk], [0] * len(chunk), max_new_tokens=n,
-            temperature=0.0, top_p=1.0, stop_ids=stops, pad_id=tokenizer.pad_token_id,
-            end_ids=breaks,
+    batches = length_sorted_batches(tok.lengths, pool.batch_size)
+    for chunk in progress(batches, f"speakers: {len(dialogues)} dialogues and replies, batches"):
+        continued = greedy_with_states(
+            model, [tok.input_ids[i] for i in chunk], layers, max_new_tokens=reply_tokens,
+            stop_ids=stops, pad_id=tokenizer.pad_token_id, end_ids=breaks,
         )  # fmt: skip
-        for i, s in zip(chunk, sampled, strict=True):
-            out[i] = tokenizer.decode(s.tokens, skip_special_tokens=True).split("\n")[0].rstrip()
-    return out
+        for i, row in zip(chunk, continued, strict=True):
+            replies[i], in_reply = _reply_tokens(tokenizer, row.tokens)
+            own = np.concatenate([~np.asarray(tok.special[i], dtype=bool), in_reply])
+            tail = np.zeros(len(row.tokens), np.float32)
+            weights = {kind: np.concatenate([span_weights(tok, i, ranges), tail])
+                       for kind, ranges in dialogues[i].spans.items()}  # fmt: skip
+            for kind, w in weights.items():
+                if not w.any():
+                    raise ValueError(f"no token of span {kind!r} in dialogue {dialogues[i].id}")
+            weights["reply"] = np.concatenate(
+                [np.zeros(tok.lengths[i], np.float32), in_reply.astype(np.float32)]
+            )
+            for at in layers:
+                for kind, mean in span_means(row.states[at], own, weights, pool.sink_ratio).items():
+                    states[at][kind][i] = mean
+    return states, replies
+
+
+def _reply_tokens(tokenizer, tokens: Sequence[int]) -> tuple[str, np.ndarray]:
+    """(the reply: the decoded new tokens up to the first line break, trailing space cut;
+    [new tokens] True where a token's characters overlap that reply's, leading space
+    excluded). A token's characters are found by decoding the tokens up to it."""
+    text = tokenizer.decode(tokens, skip_special_tokens=True)
+    reply = text.split("\n")[0].rstrip()
+    lead = len(reply) - len(reply.lstrip())
+    inside = np.zeros(len(tokens), dtype=bool)
+    if not reply.strip():
+        return reply, inside
+    start = 0
+    for k in range(len(tokens)):
+        end = len(tokenizer.decode(tokens[: k + 1], skip_special_tokens=True))
+        inside[k] = start < len(reply) and end > lead and end > start
+        start = end
+    return reply, inside
 
 
 def _to_table(dialogues, states, replies) -> pa.Table:
