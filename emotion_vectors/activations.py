@@ -21,6 +21,7 @@ the full pass up to float rounding (tests/test_activations.py).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, cast
@@ -230,6 +231,90 @@ def cache_over(kv: Sequence[tuple], config):
     return cache
 
 
+class PrefixWithRoom:
+    """A batch's cached keys and values ([(keys, values)] per block, [batch, kv_heads,
+    tokens, head_dim]) copied once into buffers with room for `room` more tokens. A cache
+    from `cache()` holds the prefix, and its blocks write new keys and values into that
+    room instead of concatenating them to the whole cache (DynamicLayer.update copies
+    every cached key and value once per block and pass). Two uses: many passes of up to
+    `room` tokens over the same prefix (steered passes; a fresh cache each, run one after
+    another, since each overwrites the room), or one cache that decoding grows token by
+    token."""
+
+    def __init__(self, kv: Sequence[tuple], room: int) -> None:
+        self.length = int(kv[0][0].shape[2])
+        self.room = room
+        self.buffers = []
+        for keys, values in kv:
+            pair = []
+            for x in (keys, values):
+                b, h, n, d = x.shape
+                buffer = x.new_empty((b, h, n + room, d))
+                buffer[:, :, :n] = x
+                pair.append(buffer)
+            self.buffers.append(tuple(pair))
+
+    def cache(self, config):
+        """A DynamicCache over the buffers that holds the prefix and appends into the room.
+        A model with sliding-window layers (which keep counters of their own) gets the
+        constructor's cache over a copy of the prefix instead, as `cache_over` does."""
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        cache = DynamicCache(config=config)
+        layers = getattr(cache, "layers", None)
+        n = self.length
+        if (
+            layers is None
+            or len(layers) != len(self.buffers)
+            or any(type(x) is not DynamicLayer for x in layers)
+        ):
+            return DynamicCache([(k[:, :, :n], v[:, :, :n]) for k, v in self.buffers],
+                                config=config)  # fmt: skip
+        cache.layers = [_layer_with_room()(k, v, n) for k, v in self.buffers]
+        return cache
+
+
+@functools.cache
+def _layer_with_room():
+    """The DynamicLayer of `PrefixWithRoom` (a class made once, when transformers is first
+    needed: this module does not import it at import time)."""
+    from transformers.cache_utils import DynamicLayer
+
+    class LayerWithRoom(DynamicLayer):
+        """Holds the first `length` tokens of buffers `keys` and `values`; `update` writes
+        the new tokens after them, in place, while they fit (else it concatenates)."""
+
+        def __init__(self, keys, values, length: int) -> None:
+            super().__init__()
+            self.lazy_initialization(keys, values)
+            self.buffers = (keys, values)
+            self.keys, self.values = keys[:, :, :length], values[:, :, :length]
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            keys, values = self.buffers
+            n = self.keys.shape[-2]
+            end = n + key_states.shape[-2]
+            if end > keys.shape[-2] or self.keys.data_ptr() != keys.data_ptr():
+                return super().update(key_states, value_states, *args, **kwargs)
+            keys[:, :, n:end] = key_states
+            values[:, :, n:end] = value_states
+            self.keys, self.values = keys[:, :, :end], values[:, :, :end]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices) -> None:
+            # Rows that ended leave with their room: the rest keep writing in place.
+            keys, values = self.buffers
+            if self.keys is None or self.keys.data_ptr() != keys.data_ptr():
+                super().batch_select_indices(indices)
+                return
+            n = self.keys.shape[-2]
+            self.buffers = (keys[indices], values[indices])
+            self.keys, self.values = self.buffers[0][:, :, :n], self.buffers[1][:, :, :n]
+
+    return LayerWithRoom
+
+
 def _continuation(model, batch: Batch) -> dict:
     """Model inputs that continue each row's prefix: its keys and values right-padded to
     the longest prefix of the batch (the padding masked out), and position ids that go on
@@ -243,9 +328,9 @@ def _continuation(model, batch: Batch) -> dict:
     for layer in range(len(batch.prefixes[0].kv)):
         keys = batch.prefix_rows(lambda p, i=layer: p.kv[i][0][0].transpose(0, 1), 0.0)
         values = batch.prefix_rows(lambda p, i=layer: p.kv[i][1][0].transpose(0, 1), 0.0)
-        # Kept as [batch, tokens, heads, head_dim] memory seen through a transpose: steered
-        # passes over these keys and values run faster than over a contiguous copy (measured
-        # on the behaviour suites, 0.25 against 0.31 s per condition of 128 prompts).
+        # Kept as [batch, tokens, heads, head_dim] memory seen through a transpose, not
+        # copied here: the pass that continues them concatenates (a copy), and passes that
+        # reuse them copy them once into a PrefixWithRoom.
         kv.append((keys.transpose(1, 2), values.transpose(1, 2)))
     prefix_mask = torch.zeros((len(batch.prefixes), width), dtype=torch.long)
     for row, prefix in enumerate(batch.prefixes):

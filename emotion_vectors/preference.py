@@ -432,7 +432,7 @@ def _score_batches(model, prompts, prefixes, answers, pad_id, layer, deltas, bat
     """choice_logodds' batches, written into `out`."""
     import torch
 
-    from .activations import _continuation, cache_over
+    from .activations import PrefixWithRoom, _continuation
     from .steering import PromptPrefix, recorded_pass, replaying, steer
 
     for start in progress(range(0, len(prompts), batch_size), f"{label}, batches"):
@@ -440,15 +440,18 @@ def _score_batches(model, prompts, prefixes, answers, pad_id, layer, deltas, bat
         batch, steer_at, last = _continuation_batch(chunk, prefixes, pad_id)
         inputs = _continuation(model, batch)
         cache_arg = architecture(model).cache_argument
-        # The padded prefix keys and values, built once per batch; every pass gets a fresh
-        # cache over them (a pass appends to its cache, never writes into these tensors).
-        kv = [(c.keys, c.values) for c in inputs[cache_arg].layers]
+        # The padded prefix keys and values, copied once per batch into buffers with room
+        # for the batch's own tokens: every steered pass writes its keys and values there
+        # instead of concatenating the whole cache in every block (a pass alone: 71 against
+        # 92 ms for 32 prompts; a behaviour condition end to end: 181 against 193 ms).
+        room = PrefixWithRoom([(c.keys, c.values) for c in inputs[cache_arg].layers],
+                              batch.ids.shape[1])  # fmt: skip
         outputs, updates, result = recorded_pass(model, inputs)
         cols = slice(start, start + len(chunk))
         out[0, cols] = _answer_logodds(model, result.last_hidden_state, last, answers)
         record = PromptPrefix([], outputs, updates)
         for c, delta in enumerate(deltas):
-            inputs = {**inputs, cache_arg: cache_over(kv, model.config)}
+            inputs = {**inputs, cache_arg: room.cache(model.config)}
             with (
                 torch.inference_mode(),
                 replaying(model, record, layer, write_cache=False),

@@ -110,7 +110,7 @@ def load_run_config(
         sections[name], files[name] = _resolve_section(config[name], name, label, emotions, workdir)
     _check_preference(sections.get("preference"), label)
     _check_behaviour(sections.get("behaviour"), label)
-    stories = _story_settings(config, label, all_models, workdir)
+    stories = _story_settings(config, label, all_models, workdir, emotions)
     stories["word_forms"] = str(forms_path)
     scenarios = sections.get("generalisation", {}).get("scenarios")
     if scenarios is not None:
@@ -280,12 +280,19 @@ def _check_preference(section: dict | None, label: str) -> None:
 
 
 def _story_settings(
-    config: dict, label: str, all_models: dict[str, ModelSpec], workdir: Path | None
+    config: dict,
+    label: str,
+    all_models: dict[str, ModelSpec],
+    workdir: Path | None,
+    emotions: list[str],
 ) -> dict:
-    """The stories section with its files resolved (and read, when the corpus is used)."""
+    """The stories section with its files resolved (and read, when the corpus is used),
+    and `judge_emotions` as the list of the run's emotions the judge reads."""
     stories = dict(config["stories"])
     for key in ("topics", "synonyms", "neutral_dialogues"):
         stories[key] = str(resolve_path(stories[key], workdir))
+    stories["judge_emotions"] = _judge_emotions(stories.get("judge_emotions"), label, emotions,
+                                                workdir)  # fmt: skip
     if "stories" not in config["corpora"]:
         return stories
     writer = stories["writer"]
@@ -310,3 +317,29 @@ def _story_settings(
     read_neutral_dialogues(Path(stories["neutral_dialogues"]))
     stories["writer_spec"] = asdict(all_models[writer])
     return stories
+
+
+def _judge_emotions(
+    value: str | list | None, label: str, emotions: list[str], workdir: Path | None
+) -> list[str]:
+    """stories.judge_emotions as a list in the run's order: every emotion of the run when
+    unset; otherwise the listed ones, each of which must be in the run (a judge asked to
+    choose among emotions that have no stories would measure nothing)."""
+    if value is None:
+        return list(emotions)
+    if isinstance(value, list):
+        where, listed = label, check_emotions(value, label, "stories.judge_emotions")
+    else:
+        path = resolve_path(value, workdir)
+        where, listed = str(path), read_emotion_list(path)
+    missing = [e for e in listed if e not in set(emotions)]
+    if missing:
+        inline = where == label
+        raise ConfigError(
+            where,
+            "stories.judge_emotions" if inline else "",
+            ("" if inline else "the list of stories.judge_emotions names ")
+            + f"emotions that are not in this run (no stories to judge): {', '.join(missing)}",
+        )
+    chosen = set(listed)
+    return [e for e in emotions if e in chosen]

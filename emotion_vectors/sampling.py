@@ -133,6 +133,14 @@ def _prefill(model, rows: Sequence[Sequence[int]], pad_id: int):
     return out.logits[:, -1], _returned_cache(out), mask, positions[:, -1:].to(device) + 1
 
 
+def _with_room(model, cache, room: int):
+    """`cache` (after a prefill) in buffers with room for `room` decoded tokens, which each
+    decoding pass writes in place of concatenating the whole cache in every block."""
+    from .activations import PrefixWithRoom
+
+    return PrefixWithRoom(_kv_of(cache), room).cache(model.config)
+
+
 def _returned_cache(out):
     """The cache a forward pass returns (`cache` in recent transformers)."""
     cache = getattr(out, "cache", None)
@@ -173,6 +181,7 @@ def sample_rows(
     ends = set(int(s) for s in end_ids)
     with torch.inference_mode():
         logits, cache, mask, next_position = _prefill(model, rows, pad_id)
+        cache = _with_room(model, cache, max_new_tokens)
         live = list(range(len(rows)))  # which original row each batch row is
         result = [Sampled([], False) for _ in rows]
         for step in range(max_new_tokens):
@@ -219,7 +228,11 @@ def _step(model, tokens, cache, mask, next_position):
 
 def _kv(out) -> list[tuple]:
     """[(keys, values)] per block of a forward pass's cache."""
-    cache = _returned_cache(out)
+    return _kv_of(_returned_cache(out))
+
+
+def _kv_of(cache) -> list[tuple]:
+    """[(keys, values)] per block of a cache."""
     layers = getattr(cache, "layers", None)
     if layers is not None:
         return [(layer.keys, layer.values) for layer in layers]
@@ -278,6 +291,7 @@ def greedy_with_states(
         with torch.inference_mode():
             prefix = common_prefix_length(rows)
             logits, cache, mask, next_position = _prefill(model, rows, pad_id)
+            cache = _with_room(model, cache, max_new_tokens)
             # The prefill ran the shared prefix (when there is one) at batch 1, then the
             # left-padded tails: each row's prompt states are the prefix's and its own tail's.
             width = max(len(r) for r in rows) - prefix

@@ -264,6 +264,21 @@ CASES = [
         "not an instruct model",
     ),
     Case(
+        "story judge asked about an emotion the run has no stories of",
+        {"emotions": ["happy", "sad"], "stories": {"judge_emotions": ["happy", "calm"]}},
+        "stories.judge_emotions",
+        "emotions that are not in this run (no stories to judge): calm",
+    ),
+    Case(
+        "story judge's emotion file with an emotion the run lacks",
+        {"emotions": ["happy", "sad"], "stories": {"judge_emotions": "{dir}/judge.txt"}},
+        "",
+        "the list of stories.judge_emotions names emotions that are not in this run (no "
+        "stories to judge): proud",
+        files={"judge.txt": "sad\nproud\n"},
+        file="judge.txt",
+    ),
+    Case(
         "implicit scenario that names its emotion",
         {"generalisation": {"scenarios": "{dir}/s.yaml"}},
         "scenarios.sad[1]",

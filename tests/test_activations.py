@@ -8,6 +8,8 @@ import pytest
 import torch
 
 from emotion_vectors.activations import (
+    PrefixWithRoom,
+    cache_over,
     extract,
     extract_from_starts,
     length_sorted_batches,
@@ -199,6 +201,33 @@ def test_hooks_are_removed_even_when_the_forward_raises(smollm2):
     out, _ = pooled_forward(model, batch, [3], None)
     assert set(out) == {3}
     assert [len(b._forward_hooks) for b in blocks] == before
+
+
+def test_passes_over_a_prefix_with_room_are_passes_over_the_whole_cache(smollm2):
+    """Steered passes write their keys and values into the room after the prefix instead
+    of concatenating: pass after pass over the same buffers, each gives the logits of a
+    pass over a cache holding the prefix alone; a pass longer than the room falls back to
+    concatenating; the prefix itself is never written."""
+    model = smollm2.model
+    arch = architecture(model)
+    prefix = torch.tensor([[1, 504, 3165, 314, 260, 4032], [1, 504, 15646, 563, 253, 1234]])
+    with torch.inference_mode():
+        out = model(input_ids=prefix, use_cache=True)
+    kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+    before = [k.clone() for k, _ in kv]
+    room = PrefixWithRoom(kv, 3)
+    positions = torch.arange(6, 10)[None].expand(2, -1)
+    for feed in ([[42, 43, 44], [7, 8, 9]], [[99, 98, 97], [11, 12, 13]], [[5, 6, 7, 8]] * 2):
+        ids = torch.tensor(feed)
+        n = ids.shape[1]
+        inputs = {"input_ids": ids, "position_ids": positions[:, :n], "use_cache": True}
+        with torch.inference_mode():
+            got = model(**inputs, **{arch.cache_argument: room.cache(model.config)}).logits
+            fresh = cache_over([(k.clone(), v.clone()) for k, v in kv], model.config)
+            want = model(**inputs, **{arch.cache_argument: fresh}).logits
+        assert torch.equal(got, want), feed
+    for (k, _), b in zip(room.buffers, before, strict=True):
+        assert torch.equal(k[:, :, :6], b)
 
 
 # ---------------------------------------------------------------- shared prefixes

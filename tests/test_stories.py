@@ -197,6 +197,29 @@ def test_story_config_runs_both_corpora_on_the_scenario_emotions(name):
     assert load_run_config({}).corpora == ["templates"]  # the default run stays template-based
 
 
+def test_the_full_story_config_writes_every_emotion_and_judges_the_scenario_ones():
+    """config/stories-1.5b-all.yaml: all 171 emotions, the writer settings of the 288-story
+    run (so the two share cache entries), and a judge over its 12 emotions only."""
+    import yaml
+
+    from emotion_vectors.run_config import load_run_config
+    from emotion_vectors.stories import story_cache_key, writer_settings
+
+    def load(name: str):
+        cfg = yaml.safe_load((ROOT / "config" / name).read_text())
+        return load_run_config(cfg, label=f"config/{name}")
+
+    full, small = load("stories-1.5b-all.yaml"), load("stories-1.5b.yaml")
+    assert len(full.emotions) == 171 and full.models == small.models
+    assert sorted(full.sections["stories"]["judge_emotions"]) == sorted(small.emotions)
+    assert small.sections["stories"]["judge_emotions"] == small.emotions  # unset: all
+    writer = full.sections["stories"]["writer_spec"]
+    for emotion in small.emotions:
+        keys = {story_cache_key(writer, emotion, writer_settings(run.sections["stories"]))
+                for run in (full, small)}  # fmt: skip
+        assert len(keys) == 1, emotion
+
+
 def _job_script(cache: Path, out: Path, emotions: list[str]) -> str:
     """A story-writing job as the workflow runs it, in its own process."""
     from dataclasses import asdict

@@ -267,3 +267,21 @@ def test_damaged_vectors_and_summary_are_noticed_and_rebuilt_byte_identical(tmp_
     again = run_snakemake(tmp_path, "--configfile", str(cfg))
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "emotion-vectors: warning" not in again.stderr
+
+
+def test_the_story_judge_reads_only_the_stories_of_its_emotions(tmp_path):
+    """stories.judge_emotions narrows the judge to some emotions' stories (a run over all
+    171 would otherwise list 171 options in every prompt); unset, it reads every emotion's."""
+    cfg = tmp_path / "stories.yaml"
+    head = "emotions: [happy, sad, calm, afraid]\nlayers: [5, 20]\ncorpora: [templates, stories]\n"
+
+    def judged_inputs(extra: str) -> set[str]:
+        cfg.write_text(head + extra)
+        planned = run_snakemake(tmp_path, "-n", "--configfile", str(cfg)).stdout
+        job = planned[planned.index("rule story_judgements:") :].split("\n\n")[0]
+        line = next(x for x in job.splitlines() if x.strip().startswith("input:"))
+        paths = [Path(p.strip()) for p in line.split(":", 1)[1].split(",")]
+        return {p.stem for p in paths if p.parent.name == "stories"}
+
+    assert judged_inputs("stories: {judge_emotions: [sad, happy]}\n") == {"happy", "sad"}
+    assert judged_inputs("") == {"happy", "sad", "calm", "afraid"}

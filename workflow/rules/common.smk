@@ -252,6 +252,8 @@ def all_targets(wildcards=None):
 
 # The implicit-scenario passages of the generalisation test (None: test off).
 SCENARIOS = settings_of("generalisation")["scenarios"]
+# The emotions whose stories the judge reads (stories.judge_emotions; all by default).
+JUDGED = RUN.sections["stories"]["judge_emotions"]
 
 
 def generalisation_inputs(wildcards):

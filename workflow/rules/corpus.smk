@@ -51,6 +51,15 @@ if STORY_WRITER:
     }
 else:
     STORY_THREADS, STORY_RESOURCE_ARGS = 1, {}
+# Settings of the stories section that do not change a story: changing one must not run
+# the writer's job (and everything after it) again.
+NOT_WRITING = (
+    "writer",
+    "writer_spec",
+    "pool_start",
+    "neutral_dialogues",
+    "judge_emotions",
+)
 
 
 rule story_passages:
@@ -71,9 +80,7 @@ rule story_passages:
     params:
         writer=STORY_WRITER,
         settings={
-            k: v
-            for k, v in RUN.sections["stories"].items()
-            if k not in ("writer", "writer_spec", "pool_start", "neutral_dialogues")
+            k: v for k, v in RUN.sections["stories"].items() if k not in NOT_WRITING
         },
         emotions=RUN.emotions,
         cache=LAYOUT.story_cache(RUN.sections["stories"]["writer"]),

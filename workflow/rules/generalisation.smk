@@ -31,7 +31,7 @@ rule scenario_activations:
 # The story checks' judge: the subject model asked which emotion each story expresses.
 rule story_judgements:
     input:
-        stories=[LAYOUT.passages(e, "stories") for e in RUN.emotions],
+        stories=[LAYOUT.passages(e, "stories") for e in JUDGED],
         scenarios=SCENARIOS or [],
     output:
         LAYOUT.output("generalisation", "story_judgements", "{model}"),
@@ -44,7 +44,7 @@ rule story_judgements:
         **MODEL_RESOURCES,
     params:
         model=lambda w: model_params(w.model),
-        emotions=RUN.emotions,
+        emotions=JUDGED,
     script:
         "../scripts/story_judgements.py"
 
