@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from emotion_vectors.config import read_scenarios, read_synonyms
+from emotion_vectors.config import ModelSpec, read_scenarios, read_synonyms
 from emotion_vectors.stories import (
     EXAMPLE,
     GUARDED_RULES,
@@ -213,10 +213,13 @@ def test_the_full_story_config_writes_every_emotion_and_judges_the_scenario_ones
     assert len(full.emotions) == 171 and full.models == small.models
     assert sorted(full.sections["stories"]["judge_emotions"]) == sorted(small.emotions)
     assert small.sections["stories"]["judge_emotions"] == small.emotions  # unset: all
-    writer = full.sections["stories"]["writer_spec"]
     for emotion in small.emotions:
-        keys = {story_cache_key(writer, emotion, writer_settings(run.sections["stories"]))
-                for run in (full, small)}  # fmt: skip
+        keys = set()
+        for run in (full, small):
+            stories = run.sections["stories"]
+            spec = ModelSpec(**stories["writer_spec"])  # the writer job's own key
+            writer = {**spec.fingerprint(), "key": spec.key}
+            keys.add(story_cache_key(writer, emotion, writer_settings(stories)))
         assert len(keys) == 1, emotion
 
 
