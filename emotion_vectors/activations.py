@@ -219,16 +219,27 @@ def cache_over(kv: Sequence[tuple], config):
     counters of their own, so a cache with any (or a transformers without `layers`) is
     built by the constructor."""
     from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
 
     cache = DynamicCache(config=config)
-    layers = getattr(cache, "layers", None)
-    if layers is None or len(layers) != len(kv) or any(type(x) is not DynamicLayer for x in layers):
+    layers = _plain_layers(cache, len(kv))
+    if layers is None:
         return DynamicCache(list(kv), config=config)
     for layer, (keys, values) in zip(layers, kv, strict=True):
         layer.lazy_initialization(keys, values)
         layer.keys, layer.values = keys, values
     return cache
+
+
+def _plain_layers(cache, count: int) -> list | None:
+    """The cache's `count` layers when all are plain DynamicLayers (whose tensors may be
+    set directly), else None: sliding-window layers keep counters of their own, and a
+    transformers without `Cache.layers` has none to set."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if layers is None or len(layers) != count or any(type(x) is not DynamicLayer for x in layers):
+        return None
+    return layers
 
 
 class PrefixWithRoom:
@@ -259,16 +270,10 @@ class PrefixWithRoom:
         A model with sliding-window layers (which keep counters of their own) gets the
         constructor's cache over a copy of the prefix instead, as `cache_over` does."""
         from transformers import DynamicCache
-        from transformers.cache_utils import DynamicLayer
 
         cache = DynamicCache(config=config)
-        layers = getattr(cache, "layers", None)
         n = self.length
-        if (
-            layers is None
-            or len(layers) != len(self.buffers)
-            or any(type(x) is not DynamicLayer for x in layers)
-        ):
+        if _plain_layers(cache, len(self.buffers)) is None:
             return DynamicCache([(k[:, :, :n], v[:, :, :n]) for k, v in self.buffers],
                                 config=config)  # fmt: skip
         cache.layers = [_layer_with_room()(k, v, n) for k, v in self.buffers]
